@@ -1,0 +1,147 @@
+package kms
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// Retry policy of libmongocrypt: at most MaxAttempts attempts of an idempotent request, on
+// network errors and on retryable HTTP statuses, sleeping a random time in (0, backoff] before
+// each retry, where backoff is 0.2 s doubled at each retry and capped at 20 s. KMIP is not
+// retried.
+const (
+	MaxAttempts = 3
+	baseBackoff = 200 * time.Millisecond
+	maxBackoff  = 20 * time.Second
+	// maxReplyLen caps the size of a KMS reply body that is read into memory.
+	maxReplyLen = 1 << 20
+)
+
+// Backoff returns the sleep before retry number n (n >= 1), with full jitter.
+func Backoff(n int) time.Duration {
+	d := baseBackoff << (n - 1)
+	if d > maxBackoff || d <= 0 {
+		d = maxBackoff
+	}
+	return time.Duration(rand.Int64N(int64(d))) + 1
+}
+
+// sleep waits between attempts; tests in this package may replace it.
+var sleep = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Request describes one HTTP KMS call for [Do].
+type Request struct {
+	Provider string // provider name, for errors
+	Op       string // operation, for errors
+	// New builds the request for one attempt (a fresh body each time; a signed request is
+	// signed again).
+	New func(ctx context.Context) (*http.Request, error)
+	// Retryable tells whether an HTTP status is worth another attempt.
+	Retryable func(status int) bool
+}
+
+// Do sends the request with the retry policy and returns the body of a 2xx reply. A non-2xx
+// reply that is not retried, or the last one, is returned as an *Error with its status and the
+// start of its body; body is then also returned so that the caller may parse a KMS error
+// document from it.
+func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	for attempt := 1; ; attempt++ {
+		var status int
+		body, status, err = doOnce(ctx, client, r)
+		if err == nil && status/100 == 2 {
+			return body, nil
+		}
+		retry := false
+		if err != nil {
+			// A network error; not one caused by the context.
+			retry = ctx.Err() == nil
+			err = &Error{Provider: r.Provider, Op: r.Op, Err: err}
+		} else {
+			retry = r.Retryable != nil && r.Retryable(status)
+			err = &Error{Provider: r.Provider, Op: r.Op, Status: status, Err: fmt.Errorf("reply: %s", snippet(body))}
+		}
+		if !retry || attempt >= MaxAttempts {
+			if attempt > 1 {
+				err = fmt.Errorf("after %d attempts: %w", attempt, err)
+			}
+			return body, err
+		}
+		if serr := sleep(ctx, Backoff(attempt)); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
+	}
+}
+
+func doOnce(ctx context.Context, client *http.Client, r Request) ([]byte, int, error) {
+	req, err := r.New(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyLen+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(body) > maxReplyLen {
+		return nil, 0, fmt.Errorf("reply body longer than %d bytes", maxReplyLen)
+	}
+	return body, resp.StatusCode, nil
+}
+
+// snippet returns the start of a reply body for an error message.
+func snippet(b []byte) string {
+	const n = 200
+	b = bytes.TrimSpace(b)
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	if len(b) == 0 {
+		return "(empty body)"
+	}
+	return string(b)
+}
+
+// RetryableAWS, RetryableAzure and RetryableGCP are the HTTP statuses libmongocrypt retries.
+func RetryableAWS(status int) bool {
+	switch status {
+	case 408, 429, 500, 502, 503, 509:
+		return true
+	}
+	return false
+}
+
+// RetryableAzure reports whether an Azure reply status is retried.
+func RetryableAzure(status int) bool {
+	switch status {
+	case 408, 429, 500, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// RetryableGCP reports whether a GCP reply status is retried.
+func RetryableGCP(status int) bool {
+	return status == 408 || status == 429 || status/100 == 5
+}
