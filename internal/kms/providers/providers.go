@@ -1,0 +1,103 @@
+// Package providers builds the set of KMS providers from the driver's kmsProviders option. Each
+// provider type registers its constructor from a file of its own in this package.
+package providers
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
+)
+
+// constructor builds a provider of one type from its configuration.
+type constructor func(cfg kms.Config) (kms.Provider, error)
+
+// constructors maps a provider type ("aws") to its constructor.
+var constructors = map[string]constructor{}
+
+// register records the constructor of a provider type. It is called from init functions.
+func register(typ string, c constructor) {
+	if _, dup := constructors[typ]; dup {
+		panic("providers: duplicate registration of " + typ)
+	}
+	constructors[typ] = c
+}
+
+// Options is what the driver's encryption options say about KMS providers.
+type Options struct {
+	// KMSProviders is the driver's kmsProviders option: provider name -> credentials.
+	KMSProviders map[string]map[string]any
+	// TLS is the driver's TLS configuration per provider name.
+	TLS map[string]*tls.Config
+	// HTTPClient is used by the HTTP providers.
+	HTTPClient *http.Client
+	// AWSCredentialsProvider supplies AWS credentials when the aws document is empty.
+	AWSCredentialsProvider options.AWSCredentialsProvider
+	// Endpoints overrides on-demand credential service endpoints (tests).
+	Endpoints map[string]string
+}
+
+// New builds the providers named in o.KMSProviders.
+func New(o Options) (*kms.Set, error) {
+	for name := range o.TLS {
+		if _, ok := o.KMSProviders[name]; !ok {
+			return nil, fmt.Errorf("TLS options given for KMS provider %q, which is not configured", name)
+		}
+	}
+	names := make([]string, 0, len(o.KMSProviders))
+	for name := range o.KMSProviders {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ps := make([]kms.Provider, 0, len(names))
+	for _, name := range names {
+		typ, sub, err := kms.ParseName(name)
+		if err != nil {
+			return nil, err
+		}
+		creds := o.KMSProviders[name]
+		if sub != "" && len(creds) == 0 {
+			return nil, fmt.Errorf("KMS provider %q: a named provider needs credentials; on-demand credentials are only for unnamed providers", name)
+		}
+		raw, err := bson.Marshal(creds)
+		if err != nil {
+			return nil, fmt.Errorf("KMS provider %q: credentials cannot be encoded as BSON: %w", name, err)
+		}
+		c, ok := constructors[typ]
+		if !ok {
+			return nil, fmt.Errorf("KMS provider %q: type %q is not supported by this build", name, typ)
+		}
+		if tc := o.TLS[name]; tc != nil {
+			if err := CheckTLS(tc); err != nil {
+				return nil, fmt.Errorf("KMS provider %q: %w", name, err)
+			}
+		}
+		p, err := c(kms.Config{
+			Name:                   name,
+			Credentials:            raw,
+			TLS:                    o.TLS[name],
+			HTTPClient:             o.HTTPClient,
+			AWSCredentialsProvider: o.AWSCredentialsProvider,
+			Endpoints:              o.Endpoints,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("KMS provider %q: %w", name, err)
+		}
+		ps = append(ps, p)
+	}
+	return kms.NewSet(ps...), nil
+}
+
+// CheckTLS refuses TLS settings that would disable certificate checks, as the specification
+// requires (tlsInsecure, tlsAllowInvalidCertificates and tlsAllowInvalidHostnames are errors).
+func CheckTLS(c *tls.Config) error {
+	if c.InsecureSkipVerify {
+		return fmt.Errorf("insecure TLS options are prohibited: InsecureSkipVerify is set")
+	}
+	return nil
+}
