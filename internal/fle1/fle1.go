@@ -1,0 +1,247 @@
+// Package fle1 encrypts and decrypts CSFLE values: BinData subtype 6 blobs of subtypes 1
+// (deterministic) and 2 (random), and parses the subtype 0 placeholders that query analysis
+// leaves in a command.
+//
+// A blob is laid out as (client-side encryption specification, "BSON binary subtype 6"):
+//
+//	blob subtype (1) || key UUID (16) || original BSON type (1) || IV (16) || ciphertext || tag (32)
+//
+// The first 18 bytes are the associated data of the AEAD; the plaintext is the BSON value's
+// bytes without type or name.
+package fle1
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+)
+
+// Blob subtypes (first byte of a BinData subtype 6 value).
+const (
+	SubtypePlaceholder   byte = 0
+	SubtypeDeterministic byte = 1
+	SubtypeRandom        byte = 2
+)
+
+// Algorithm is an FLE1 algorithm, numbered as in placeholders.
+type Algorithm int32
+
+// The FLE1 algorithms.
+const (
+	Deterministic Algorithm = 1 // AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic
+	Random        Algorithm = 2 // AEAD_AES_256_CBC_HMAC_SHA_512-Random
+)
+
+// Algorithm names as the driver spells them.
+const (
+	DeterministicName = "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"
+	RandomName        = "AEAD_AES_256_CBC_HMAC_SHA_512-Random"
+)
+
+func (a Algorithm) String() string {
+	switch a {
+	case Deterministic:
+		return DeterministicName
+	case Random:
+		return RandomName
+	}
+	return fmt.Sprintf("Algorithm(%d)", int32(a))
+}
+
+const (
+	keyIDLen = 16
+	adLen    = 1 + keyIDLen + 1 // subtype || key UUID || original type
+)
+
+// ErrTypeNotAllowed is wrapped by the errors of CheckType.
+var ErrTypeNotAllowed = errors.New("BSON type invalid for encryption")
+
+// CheckType tells whether a value of type t may be encrypted with algorithm a. No algorithm
+// encrypts null, undefined, minKey, maxKey or an already encrypted value (BinData subtype 6);
+// deterministic encryption refuses double, decimal128, bool, document, array and
+// javascriptWithScope, whose encodings are not unique or whose equality is not byte equality.
+func CheckType(v bson.RawValue, a Algorithm) error {
+	switch v.Type {
+	case bson.TypeNull, bson.TypeMinKey, bson.TypeMaxKey, bson.TypeUndefined:
+		return fmt.Errorf("%w: %s cannot be encrypted", ErrTypeNotAllowed, v.Type)
+	case bson.TypeBinary:
+		if st, _, ok := v.BinaryOK(); ok && st == 6 {
+			return fmt.Errorf("%w: binary subtype 6 is already encrypted", ErrTypeNotAllowed)
+		}
+	case bson.TypeDouble, bson.TypeEmbeddedDocument, bson.TypeArray, bson.TypeCodeWithScope,
+		bson.TypeBoolean, bson.TypeDecimal128:
+		if a == Deterministic {
+			return fmt.Errorf("%w: %s cannot be encrypted with %s", ErrTypeNotAllowed, v.Type, DeterministicName)
+		}
+	case bson.TypeString, bson.TypeObjectID, bson.TypeDateTime, bson.TypeRegex, bson.TypeDBPointer,
+		bson.TypeJavaScript, bson.TypeSymbol, bson.TypeInt32, bson.TypeTimestamp, bson.TypeInt64:
+	default:
+		return fmt.Errorf("%w: unknown BSON type 0x%02x", ErrTypeNotAllowed, byte(v.Type))
+	}
+	return nil
+}
+
+// Encrypt encrypts value under key (whose UUID is keyID) and returns the blob, the data of a
+// BinData subtype 6. Random encryption reads its IV from rng.
+func Encrypt(key *aead.FLE1, keyID [16]byte, a Algorithm, value bson.RawValue, rng io.Reader) ([]byte, error) {
+	if err := CheckType(value, a); err != nil {
+		return nil, err
+	}
+	return AppendEncrypt(nil, key, keyID, a, value, rng)
+}
+
+// AppendEncrypt is Encrypt without the type check, appending the blob to dst. Query analysis
+// has checked the type of an auto-encrypted value already.
+func AppendEncrypt(dst []byte, key *aead.FLE1, keyID [16]byte, a Algorithm, value bson.RawValue, rng io.Reader) ([]byte, error) {
+	var subtype byte
+	switch a {
+	case Deterministic:
+		subtype = SubtypeDeterministic
+	case Random:
+		subtype = SubtypeRandom
+	default:
+		return nil, fmt.Errorf("unsupported FLE1 algorithm %d", int32(a))
+	}
+	if len(value.Value) == 0 {
+		return nil, fmt.Errorf("cannot encrypt an empty %s value", value.Type)
+	}
+	start := len(dst)
+	dst = append(dst, subtype)
+	dst = append(dst, keyID[:]...)
+	dst = append(dst, byte(value.Type))
+	ad := dst[start : start+adLen]
+	var iv [aead.IVLen]byte
+	if a == Deterministic {
+		iv = key.DeterministicIV(ad, value.Value)
+	} else if _, err := io.ReadFull(rng, iv[:]); err != nil {
+		return nil, fmt.Errorf("reading a random IV: %w", err)
+	}
+	out, err := key.Encrypt(dst, iv[:], ad, value.Value)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Blob is a parsed FLE1 ciphertext blob. Its slices alias the parsed bytes.
+type Blob struct {
+	Subtype      byte      // SubtypeDeterministic or SubtypeRandom
+	KeyID        [16]byte  // UUID of the data key
+	OriginalType bson.Type // type of the encrypted value
+	AD           []byte    // associated data: the first 18 bytes
+	Ciphertext   []byte    // IV || AES-CBC ciphertext || tag
+}
+
+// Parse parses an FLE1 blob (the data of a BinData subtype 6 whose first byte is 1 or 2).
+func Parse(b []byte) (Blob, error) {
+	if len(b) == 0 {
+		return Blob{}, errors.New("empty encrypted value")
+	}
+	if b[0] != SubtypeDeterministic && b[0] != SubtypeRandom {
+		return Blob{}, fmt.Errorf("blob subtype %d is not an FLE1 ciphertext (1 or 2)", b[0])
+	}
+	if len(b) < adLen+aead.CiphertextLen(0) {
+		return Blob{}, fmt.Errorf("FLE1 ciphertext too short: %d bytes", len(b))
+	}
+	var bl Blob
+	bl.Subtype = b[0]
+	copy(bl.KeyID[:], b[1:1+keyIDLen])
+	bl.OriginalType = bson.Type(b[1+keyIDLen])
+	bl.AD = b[:adLen]
+	bl.Ciphertext = b[adLen:]
+	return bl, nil
+}
+
+// Decrypt authenticates and decrypts a parsed blob with its key and returns the value. The
+// decrypted bytes must be one well-formed value of the blob's original type.
+func Decrypt(key *aead.FLE1, bl Blob) (bson.RawValue, error) {
+	pt, err := key.Decrypt(nil, bl.AD, bl.Ciphertext)
+	if err != nil {
+		return bson.RawValue{}, err
+	}
+	return checkValue(bl.OriginalType, pt)
+}
+
+// checkValue makes sure pt is exactly one valid BSON value of type t.
+func checkValue(t bson.Type, pt []byte) (bson.RawValue, error) {
+	v, rest, ok := bsoncore.ReadValue(pt, bsoncore.Type(t))
+	if !ok || len(rest) != 0 {
+		return bson.RawValue{}, fmt.Errorf("decrypted value is not a valid BSON %s", t)
+	}
+	if err := v.Validate(); err != nil {
+		return bson.RawValue{}, fmt.Errorf("decrypted value is not a valid BSON %s: %w", t, err)
+	}
+	return bson.RawValue{Type: t, Value: pt}, nil
+}
+
+// Placeholder is a parsed FLE1 placeholder (blob subtype 0): the BSON document
+//
+//	{a: int32 algorithm, ki: UUID | ka: string keyAltName, v: value}
+type Placeholder struct {
+	Algorithm  Algorithm
+	KeyID      *[16]byte // set when the key is named by id
+	KeyAltName string    // set when the key is named by keyAltName
+	Value      bson.RawValue
+}
+
+// ParsePlaceholder parses the data of a BinData subtype 6 whose first byte is 0.
+func ParsePlaceholder(b []byte) (*Placeholder, error) {
+	if len(b) == 0 || b[0] != SubtypePlaceholder {
+		return nil, errors.New("not an FLE1 placeholder (first byte must be 0)")
+	}
+	doc := bson.Raw(b[1:])
+	if err := doc.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid FLE1 placeholder: %w", err)
+	}
+	elems, _ := doc.Elements()
+	p := &Placeholder{}
+	var hasA, hasV, hasKA bool
+	for _, e := range elems {
+		v := e.Value()
+		switch e.Key() {
+		case "a":
+			n, ok := v.Int32OK()
+			if !ok {
+				return nil, errors.New("invalid FLE1 placeholder: 'a' must be an int32")
+			}
+			if Algorithm(n) != Deterministic && Algorithm(n) != Random {
+				return nil, fmt.Errorf("invalid FLE1 placeholder: unknown algorithm %d", n)
+			}
+			p.Algorithm, hasA = Algorithm(n), true
+		case "ki":
+			st, data, ok := v.BinaryOK()
+			if !ok || st != 4 || len(data) != keyIDLen {
+				return nil, errors.New("invalid FLE1 placeholder: 'ki' must be a UUID")
+			}
+			var id [16]byte
+			copy(id[:], data)
+			p.KeyID = &id
+		case "ka":
+			s, ok := v.StringValueOK()
+			if !ok {
+				return nil, errors.New("invalid FLE1 placeholder: 'ka' must be a string")
+			}
+			p.KeyAltName, hasKA = s, true
+		case "v":
+			p.Value, hasV = v, true
+		default:
+			return nil, fmt.Errorf("invalid FLE1 placeholder: unknown field %q", e.Key())
+		}
+	}
+	switch {
+	case !hasA:
+		return nil, errors.New("invalid FLE1 placeholder: no 'a'")
+	case !hasV:
+		return nil, errors.New("invalid FLE1 placeholder: no 'v'")
+	case p.KeyID == nil && !hasKA:
+		return nil, errors.New("invalid FLE1 placeholder: neither 'ki' nor 'ka'")
+	case p.KeyID != nil && hasKA:
+		return nil, errors.New("invalid FLE1 placeholder: both 'ki' and 'ka'")
+	}
+	return p, nil
+}

@@ -1,0 +1,8 @@
+package providers
+
+import (
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/local"
+)
+
+func init() { register(kms.TypeLocal, local.New) }
