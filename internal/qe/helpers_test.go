@@ -75,9 +75,16 @@ func extJSON(t testing.TB, s string) bson.Raw {
 	return doc
 }
 
-// encryptedBlobs returns the data of every BSON binary of subtype 6 in doc, by dotted path.
-func encryptedBlobs(doc bsoncore.Document) map[string][]byte {
-	out := map[string][]byte{}
+// blobAt is one BSON binary of subtype 6 found in a document.
+type blobAt struct {
+	path string
+	data []byte
+}
+
+// encryptedBlobList returns the data of every BSON binary of subtype 6 in doc, in document
+// order, with its dotted path.
+func encryptedBlobList(doc bsoncore.Document) []blobAt {
+	var out []blobAt
 	var walk func(prefix string, d bsoncore.Document)
 	walk = func(prefix string, d bsoncore.Document) {
 		elems, _ := d.Elements()
@@ -89,12 +96,21 @@ func encryptedBlobs(doc bsoncore.Document) map[string][]byte {
 				walk(path+".", v.Data)
 			case bsoncore.TypeBinary:
 				if st, data, ok := v.BinaryOK(); ok && st == binaryEncrypted {
-					out[path] = data
+					out = append(out, blobAt{path, data})
 				}
 			}
 		}
 	}
 	walk("", doc)
+	return out
+}
+
+// encryptedBlobs returns the data of every BSON binary of subtype 6 in doc, by dotted path.
+func encryptedBlobs(doc bsoncore.Document) map[string][]byte {
+	out := map[string][]byte{}
+	for _, b := range encryptedBlobList(doc) {
+		out[b.path] = b.data
+	}
 	return out
 }
 

@@ -53,6 +53,12 @@ func (x U128) mul64(y uint64) U128 {
 	return U128{hi + x.Hi*y, lo}
 }
 
+// mul returns x * y modulo 2^128.
+func (x U128) mul(y U128) U128 {
+	hi, lo := bits.Mul64(x.Lo, y.Lo)
+	return U128{hi + x.Hi*y.Lo + x.Lo*y.Hi, lo}
+}
+
 // neg returns -x modulo 2^128 (two's complement).
 func (x U128) neg() U128 { return U128{}.sub(x) }
 
