@@ -130,6 +130,12 @@ func StrEncode(spec *Spec) (*Sets, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	return strEncode(spec)
+}
+
+// strEncode is StrEncode on a spec whose bounds are known to be positive with
+// lb <= ub (mlen may be below ub, as libmongocrypt's own unit tests use it).
+func strEncode(spec *Spec) (*Sets, error) {
 	v := spec.Value
 	if len(v) > MaxEncodeBytes {
 		return nil, newError(ErrTooLong, fmt.Sprintf(
