@@ -1,17 +1,459 @@
 package qe
 
 import (
-	"errors"
+	"fmt"
 	"io"
+	"math"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/qe/rangeenc"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// errRangeUnavailable is returned until range encoding (internal/qe/rangeenc) is wired in.
-var errRangeUnavailable = errors.New("qe: range payloads need internal/qe/rangeenc, which is not available yet")
+// Range operators of FLE2RangeFindSpec (firstOperator, secondOperator).
+const (
+	rangeOpNone int32 = 0
+	rangeOpGt   int32 = 1
+	rangeOpGte  int32 = 2
+	rangeOpLt   int32 = 3
+	rangeOpLte  int32 = 4
+)
 
-func (p *Placeholder) encryptRangeInsert(keys KeyFunc, rng io.Reader) ([]byte, error) {
-	return nil, errRangeUnavailable
+// rangeInsertSpec is the "v" of a range insert placeholder, an FLE2RangeInsertSpec:
+//
+//	{v: value, min: index min, max: index max, precision: int32 (optional), trimFactor: int32 (optional)}
+type rangeInsertSpec struct {
+	v, min, max bsoncore.Value
+	precision   *int32
+	trimFactor  *int32
 }
 
+const (
+	rangeInsertSpecName = "FLE2RangeInsertSpec"
+	rangeFindSpecName   = "FLE2RangeFindSpec"
+	edgesInfoName       = "FLE2RangeFindSpecEdgesInfo"
+)
+
+// nonNegativeInt32 reads an optional int32 option that must be >= 0.
+func nonNegativeInt32(v bsoncore.Value, what, key string) (*int32, error) {
+	n, err := int32Field(v, what, key)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %w", err)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("qe: %s: '%s' must be non-negative", what, key)
+	}
+	return &n, nil
+}
+
+func parseRangeInsertSpec(v bsoncore.Value) (*rangeInsertSpec, error) {
+	doc, err := subDocument(v, rangeInsertSpecName)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %w", err)
+	}
+	elems, err := docElements(doc)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %s: %w", rangeInsertSpecName, err)
+	}
+	s := &rangeInsertSpec{}
+	seen := fieldSet{}
+	for _, e := range elems {
+		key, ev := e.Key(), e.Value()
+		switch key {
+		case "v", "min", "max", "precision", "trimFactor":
+			if err := seen.add("qe: "+rangeInsertSpecName, key); err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		switch key {
+		case "v":
+			s.v = ev
+		case "min":
+			s.min = ev
+		case "max":
+			s.max = ev
+		case "precision":
+			if s.precision, err = nonNegativeInt32(ev, rangeInsertSpecName, key); err != nil {
+				return nil, err
+			}
+		case "trimFactor":
+			if s.trimFactor, err = nonNegativeInt32(ev, rangeInsertSpecName, key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range []string{"v", "min", "max"} {
+		if !seen[k] {
+			return nil, fmt.Errorf("qe: %s: missing field '%s'", rangeInsertSpecName, k)
+		}
+	}
+	return s, nil
+}
+
+// rangeEdgesInfo is the "edgesInfo" of an FLE2RangeFindSpec: the query bounds and the index
+// parameters the mincover is computed with.
+type rangeEdgesInfo struct {
+	lowerBound, upperBound bsoncore.Value
+	lbIncluded, ubIncluded bool
+	indexMin, indexMax     bsoncore.Value
+	precision, trimFactor  *int32
+}
+
+// rangeFindSpec is the "v" of a range find placeholder, an FLE2RangeFindSpec:
+//
+//	{edgesInfo: {...} (absent in the second payload of a pair), payloadId: int32,
+//	 firstOperator: int32, secondOperator: int32 (optional)}
+type rangeFindSpec struct {
+	edgesInfo      *rangeEdgesInfo
+	payloadID      int32
+	firstOperator  int32
+	secondOperator int32
+}
+
+func parseRangeOperator(v bsoncore.Value, key string) (int32, error) {
+	n, err := int32Field(v, rangeFindSpecName, key)
+	if err != nil {
+		return 0, fmt.Errorf("qe: %w", err)
+	}
+	if n < rangeOpNone || n > rangeOpLte {
+		return 0, fmt.Errorf("qe: %s: '%s' must be between %d and %d", rangeFindSpecName, key, rangeOpNone, rangeOpLte)
+	}
+	return n, nil
+}
+
+func parseRangeFindSpec(v bsoncore.Value) (*rangeFindSpec, error) {
+	doc, err := subDocument(v, rangeFindSpecName)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %w", err)
+	}
+	elems, err := docElements(doc)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %s: %w", rangeFindSpecName, err)
+	}
+	s := &rangeFindSpec{}
+	seen := fieldSet{}
+	for _, e := range elems {
+		key, ev := e.Key(), e.Value()
+		switch key {
+		case "edgesInfo", "payloadId", "firstOperator", "secondOperator":
+			if err := seen.add("qe: "+rangeFindSpecName, key); err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		switch key {
+		case "edgesInfo":
+			if s.edgesInfo, err = parseEdgesInfo(ev); err != nil {
+				return nil, err
+			}
+		case "payloadId":
+			if s.payloadID, err = int32Field(ev, rangeFindSpecName, key); err != nil {
+				return nil, fmt.Errorf("qe: %w", err)
+			}
+		case "firstOperator":
+			if s.firstOperator, err = parseRangeOperator(ev, key); err != nil {
+				return nil, err
+			}
+		case "secondOperator":
+			if s.secondOperator, err = parseRangeOperator(ev, key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range []string{"payloadId", "firstOperator"} {
+		if !seen[k] {
+			return nil, fmt.Errorf("qe: %s: missing field '%s'", rangeFindSpecName, k)
+		}
+	}
+	return s, nil
+}
+
+func parseEdgesInfo(v bsoncore.Value) (*rangeEdgesInfo, error) {
+	doc, err := subDocument(v, edgesInfoName)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %w", err)
+	}
+	elems, err := docElements(doc)
+	if err != nil {
+		return nil, fmt.Errorf("qe: %s: %w", edgesInfoName, err)
+	}
+	info := &rangeEdgesInfo{}
+	seen := fieldSet{}
+	for _, e := range elems {
+		key, ev := e.Key(), e.Value()
+		switch key {
+		case "lowerBound", "lbIncluded", "upperBound", "ubIncluded", "indexMin", "indexMax", "precision", "trimFactor":
+			if err := seen.add("qe: "+edgesInfoName, key); err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		switch key {
+		case "lowerBound":
+			info.lowerBound = ev
+		case "upperBound":
+			info.upperBound = ev
+		case "lbIncluded":
+			if info.lbIncluded, err = boolField(ev, edgesInfoName, key); err != nil {
+				return nil, fmt.Errorf("qe: %w", err)
+			}
+		case "ubIncluded":
+			if info.ubIncluded, err = boolField(ev, edgesInfoName, key); err != nil {
+				return nil, fmt.Errorf("qe: %w", err)
+			}
+		case "indexMin":
+			info.indexMin = ev
+		case "indexMax":
+			info.indexMax = ev
+		case "precision":
+			if info.precision, err = nonNegativeInt32(ev, edgesInfoName, key); err != nil {
+				return nil, err
+			}
+		case "trimFactor":
+			if info.trimFactor, err = nonNegativeInt32(ev, edgesInfoName, key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, k := range []string{"lowerBound", "lbIncluded", "upperBound", "ubIncluded", "indexMin", "indexMax"} {
+		if !seen[k] {
+			return nil, fmt.Errorf("qe: %s: missing field '%s'", edgesInfoName, k)
+		}
+	}
+	return info, nil
+}
+
+// sameType checks that every value has the type of the first, naming the fields otherwise.
+func sameType(names []string, vals ...bsoncore.Value) error {
+	for i := 1; i < len(vals); i++ {
+		if vals[i].Type != vals[0].Type {
+			return fmt.Errorf("qe: range %s (%s) and %s (%s) must have the same BSON type",
+				names[0], typeName(vals[0].Type), names[i], typeName(vals[i].Type))
+		}
+	}
+	return nil
+}
+
+func decimal128Of(v bsoncore.Value) bson.Decimal128 {
+	h, l, _ := v.Decimal128OK()
+	return bson.NewDecimal128(h, l)
+}
+
+// rangeEdges returns the edges of a range insert, as libmongocrypt's get_edges: doubles and
+// decimals use min, max and precision only when precision is set.
+func rangeEdges(s *rangeInsertSpec, sparsity int64) (*rangeenc.EdgeSet, error) {
+	if err := sameType([]string{"value", "min", "max"}, s.v, s.min, s.max); err != nil {
+		return nil, err
+	}
+	var enc rangeenc.Encoded
+	var err error
+	switch s.v.Type {
+	case bsoncore.TypeInt32:
+		enc, err = rangeenc.EncodeInt32(s.v.Int32(), &rangeenc.Int32Bounds{Min: s.min.Int32(), Max: s.max.Int32()})
+	case bsoncore.TypeInt64:
+		enc, err = rangeenc.EncodeInt64(s.v.Int64(), &rangeenc.Int64Bounds{Min: s.min.Int64(), Max: s.max.Int64()})
+	case bsoncore.TypeDateTime:
+		enc, err = rangeenc.EncodeInt64(s.v.DateTime(), &rangeenc.Int64Bounds{Min: s.min.DateTime(), Max: s.max.DateTime()})
+	case bsoncore.TypeDouble:
+		var b *rangeenc.DoubleBounds
+		if s.precision != nil {
+			b = &rangeenc.DoubleBounds{Min: s.min.Double(), Max: s.max.Double(), Precision: *s.precision}
+		}
+		enc, err = rangeenc.EncodeDouble(s.v.Double(), b)
+	case bsoncore.TypeDecimal128:
+		var b *rangeenc.Decimal128Bounds
+		if s.precision != nil {
+			b = &rangeenc.Decimal128Bounds{Min: decimal128Of(s.min), Max: decimal128Of(s.max), Precision: *s.precision}
+		}
+		enc, err = rangeenc.EncodeDecimal128(decimal128Of(s.v), b)
+	default:
+		return nil, fmt.Errorf("qe: unsupported BSON type: %s for range", typeName(s.v.Type))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("qe: range insert: %w", err)
+	}
+	edges, err := enc.Edges(rangeenc.Options{Sparsity: sparsity, TrimFactor: s.trimFactor})
+	if err != nil {
+		return nil, fmt.Errorf("qe: range insert: %w", err)
+	}
+	return edges, nil
+}
+
+// encryptRangeInsert returns the FLE2InsertUpdatePayloadV2 of a range insert placeholder: the
+// equality fields for the value, then one token set per edge, then the range parameters.
+func (p *Placeholder) encryptRangeInsert(keys KeyFunc, rng io.Reader) ([]byte, error) {
+	spec, err := parseRangeInsertSpec(p.value())
+	if err != nil {
+		return nil, err
+	}
+	payload, ik, err := insertCommon(p, keys, rng, byte(spec.v.Type), spec.v.Data, isLeafSuffix(false))
+	if err != nil {
+		return nil, err
+	}
+	edges, err := rangeEdges(spec, p.Sparsity)
+	if err != nil {
+		return nil, err
+	}
+	d := ik.root.equalityDeriver()
+	payload.edges = make([]tokenSet, len(edges.Edges))
+	for i, edge := range edges.Edges {
+		t := d.forInsert([]byte(edge), uint64(payload.contention))
+		enc, err := ik.encryptTokens(rng, t.esc, isLeafSuffix(edges.IsLeaf(edge)))
+		if err != nil {
+			return nil, err
+		}
+		payload.edges[i] = tokenSet{edc: t.edc, esc: t.esc, server: t.server, encrypted: enc}
+	}
+	payload.isRange = true
+	payload.sparsity = p.Sparsity
+	payload.precision = spec.precision
+	payload.trimFactor = edges.TrimFactor
+	payload.indexMin, payload.indexMax = spec.min, spec.max
+	return payload.marshal(), nil
+}
+
+// findRangePayload is an FLE2FindRangePayloadV2 (blob subtype 13):
+//
+//	{payload: {g: [{d, s, l}, ...], cm: int64} (absent in the second of a pair),
+//	 payloadId: int32, firstOperator: int32, secondOperator: int32 (when set),
+//	 sp: int64, pn: int32 (optional), tf: int32, mn: any, mx: any (with payload only)}
+type findRangePayload struct {
+	edges          []tokenSet
+	hasPayload     bool
+	contention     int64
+	payloadID      int32
+	firstOperator  int32
+	secondOperator int32
+	sparsity       int64
+	precision      *int32
+	trimFactor     int32
+	indexMin       bsoncore.Value
+	indexMax       bsoncore.Value
+}
+
+func (p *findRangePayload) marshal() []byte {
+	idx, doc := bsoncore.AppendDocumentStart(make([]byte, 1, 128+len(p.edges)*120))
+	doc[0] = SubtypeFindRangePayloadV2
+	if p.hasPayload {
+		pidx, d := bsoncore.AppendDocumentElementStart(doc, "payload")
+		d = appendTokenSets(d, "g", p.edges)
+		d = bsoncore.AppendInt64Element(d, "cm", p.contention)
+		doc, _ = bsoncore.AppendDocumentEnd(d, pidx)
+	}
+	doc = bsoncore.AppendInt32Element(doc, "payloadId", p.payloadID)
+	doc = bsoncore.AppendInt32Element(doc, "firstOperator", p.firstOperator)
+	if p.secondOperator != rangeOpNone {
+		doc = bsoncore.AppendInt32Element(doc, "secondOperator", p.secondOperator)
+	}
+	if p.hasPayload {
+		doc = bsoncore.AppendInt64Element(doc, "sp", p.sparsity)
+		if p.precision != nil {
+			doc = bsoncore.AppendInt32Element(doc, "pn", *p.precision)
+		}
+		doc = bsoncore.AppendInt32Element(doc, "tf", p.trimFactor)
+		doc = bsoncore.AppendValueElement(doc, "mn", p.indexMin)
+		doc = bsoncore.AppendValueElement(doc, "mx", p.indexMax)
+	}
+	doc, _ = bsoncore.AppendDocumentEnd(doc, idx)
+	return doc
+}
+
+// isInfiniteDouble reports whether v is a double infinity, the open end of a query range.
+func isInfiniteDouble(v bsoncore.Value) bool {
+	f, ok := v.DoubleOK()
+	return ok && math.IsInf(f, 0)
+}
+
+// rangeMincover returns the mincover of a range find, as libmongocrypt's
+// mc_get_mincover_from_FLE2RangeFindSpec: infinite bounds stand for the index bounds,
+// included.
+func rangeMincover(info *rangeEdgesInfo, sparsity int64) (*rangeenc.Mincover, error) {
+	if info.indexMin.Type != info.indexMax.Type {
+		return nil, fmt.Errorf("qe: indexMin and indexMax must have the same type. Got: %s indexMin and %s indexMax",
+			typeName(info.indexMin.Type), typeName(info.indexMax.Type))
+	}
+	lo, hi := info.lowerBound, info.upperBound
+	loIn, hiIn := info.lbIncluded, info.ubIncluded
+	if isInfiniteDouble(lo) {
+		lo, loIn = info.indexMin, true
+	}
+	if isInfiniteDouble(hi) {
+		hi, hiIn = info.indexMax, true
+	}
+	t := info.indexMin.Type
+	if lo.Type != t {
+		return nil, fmt.Errorf("qe: expected lowerBound to match index type %s, got %s", typeName(t), typeName(lo.Type))
+	}
+	if hi.Type != t {
+		return nil, fmt.Errorf("qe: expected upperBound to match index type %s, got %s", typeName(t), typeName(hi.Type))
+	}
+	o := rangeenc.Options{Sparsity: sparsity, TrimFactor: info.trimFactor}
+	var mc *rangeenc.Mincover
+	var err error
+	switch t {
+	case bsoncore.TypeInt32:
+		mc, err = rangeenc.MincoverInt32(rangeenc.Interval[int32]{Lower: lo.Int32(), Upper: hi.Int32(), IncludeLower: loIn, IncludeUpper: hiIn},
+			&rangeenc.Int32Bounds{Min: info.indexMin.Int32(), Max: info.indexMax.Int32()}, o)
+	case bsoncore.TypeInt64:
+		mc, err = rangeenc.MincoverInt64(rangeenc.Interval[int64]{Lower: lo.Int64(), Upper: hi.Int64(), IncludeLower: loIn, IncludeUpper: hiIn},
+			&rangeenc.Int64Bounds{Min: info.indexMin.Int64(), Max: info.indexMax.Int64()}, o)
+	case bsoncore.TypeDateTime:
+		mc, err = rangeenc.MincoverInt64(rangeenc.Interval[int64]{Lower: lo.DateTime(), Upper: hi.DateTime(), IncludeLower: loIn, IncludeUpper: hiIn},
+			&rangeenc.Int64Bounds{Min: info.indexMin.DateTime(), Max: info.indexMax.DateTime()}, o)
+	case bsoncore.TypeDouble:
+		var b *rangeenc.DoubleBounds
+		if info.precision != nil {
+			b = &rangeenc.DoubleBounds{Min: info.indexMin.Double(), Max: info.indexMax.Double(), Precision: *info.precision}
+		}
+		mc, err = rangeenc.MincoverDouble(rangeenc.Interval[float64]{Lower: lo.Double(), Upper: hi.Double(), IncludeLower: loIn, IncludeUpper: hiIn}, b, o)
+	case bsoncore.TypeDecimal128:
+		var b *rangeenc.Decimal128Bounds
+		if info.precision != nil {
+			b = &rangeenc.Decimal128Bounds{Min: decimal128Of(info.indexMin), Max: decimal128Of(info.indexMax), Precision: *info.precision}
+		}
+		mc, err = rangeenc.MincoverDecimal128(rangeenc.Interval[bson.Decimal128]{Lower: decimal128Of(lo), Upper: decimal128Of(hi), IncludeLower: loIn, IncludeUpper: hiIn}, b, o)
+	default:
+		return nil, fmt.Errorf("qe: FLE2 find is not supported for type: %s", typeName(t))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("qe: range find: %w", err)
+	}
+	return mc, nil
+}
+
+// encryptRangeFind returns the FLE2FindRangePayloadV2 of a range find placeholder. It uses no
+// randomness.
 func (p *Placeholder) encryptRangeFind(keys KeyFunc) ([]byte, error) {
-	return nil, errRangeUnavailable
+	spec, err := parseRangeFindSpec(p.value())
+	if err != nil {
+		return nil, err
+	}
+	out := &findRangePayload{payloadID: spec.payloadID, firstOperator: spec.firstOperator, secondOperator: spec.secondOperator}
+	if info := spec.edgesInfo; info != nil {
+		mc, err := rangeMincover(info, p.Sparsity)
+		if err != nil {
+			return nil, err
+		}
+		ik, err := loadIndexKeys(keys, p.IndexKeyID)
+		if err != nil {
+			return nil, err
+		}
+		d := ik.root.equalityDeriver()
+		out.edges = make([]tokenSet, len(mc.Edges))
+		for i, edge := range mc.Edges {
+			t := d.forFind([]byte(edge))
+			out.edges[i] = tokenSet{edc: t.edc, esc: t.esc, server: t.server}
+		}
+		out.hasPayload = true
+		out.contention = p.MaxContentionFactor
+		out.sparsity = p.Sparsity
+		out.precision = info.precision
+		out.trimFactor = mc.TrimFactor
+		out.indexMin, out.indexMax = info.indexMin, info.indexMax
+	}
+	return out.marshal(), nil
 }
