@@ -100,10 +100,10 @@ func ParseFieldQueries(path, bsonType string, queries bson.RawValue) (FieldQueri
 		}
 		if i > 0 {
 			first := configs[0]
-			if qc.caseSensitive != first.caseSensitive {
+			if *qc.caseSensitive != *first.caseSensitive {
 				return fq, fieldErr(path, "caseSensitive parameter must be the same for all query types of field "+path)
 			}
-			if qc.diacriticSensitive != first.diacriticSensitive {
+			if *qc.diacriticSensitive != *first.diacriticSensitive {
 				return fq, fieldErr(path, "diacriticSensitive parameter must be the same for all query types of field "+path)
 			}
 			if qc.contentionSet != first.contentionSet || qc.contention != first.contention {
