@@ -1,0 +1,836 @@
+package analysis
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// FLE1 algorithm names and their placeholder codes ('a' in the FLE1 placeholder).
+const (
+	algDeterministicName = "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"
+	algRandomName        = "AEAD_AES_256_CBC_HMAC_SHA_512-Random"
+
+	fle1Deterministic int32 = 1
+	fle1Random        int32 = 2
+)
+
+// uuidSubtype is the BSON binary subtype of a UUID (key ids).
+const uuidSubtype = 4
+
+// fle1Field is the encryption metadata of a CSFLE (JSON schema) field.
+type fle1Field struct {
+	algorithm     int32    // fle1Deterministic or fle1Random
+	keyID         []byte   // 16 bytes, or nil when keyAltPointer is set
+	keyAltPointer string   // JSON pointer to the keyAltName inside the document
+	bsonTypes     []string // allowed types, empty = any
+}
+
+// encField is an encrypted field: exactly one of fle1 and qe is set.
+type encField struct {
+	path string
+	fle1 *fle1Field
+	qe   *qeField
+}
+
+// bsonTypes returns the allowed type aliases of the field.
+func (f *encField) bsonTypes() []string {
+	if f.fle1 != nil {
+		return f.fle1.bsonTypes
+	}
+	return []string{f.qe.bsonType}
+}
+
+// sameMetadata reports whether two encrypted fields encrypt alike ($rename).
+func sameMetadata(a, b *encField) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.fle1 == nil || b.fle1 == nil {
+		return false
+	}
+	x, y := a.fle1, b.fle1
+	if x.algorithm != y.algorithm || string(x.keyID) != string(y.keyID) || x.keyAltPointer != y.keyAltPointer {
+		return false
+	}
+	if len(x.bsonTypes) != len(y.bsonTypes) {
+		return false
+	}
+	for i := range x.bsonTypes {
+		if x.bsonTypes[i] != y.bsonTypes[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// node is one level of an encryption schema: either an encrypted field (enc)
+// or an object whose sub-fields may be encrypted.
+type node struct {
+	enc        *encField
+	props      map[string]*node
+	patterns   []patternNode
+	additional *node
+	// hasEnc is true when enc is set or a descendant is encrypted.
+	hasEnc bool
+}
+
+type patternNode struct {
+	re   *regexp.Regexp
+	node *node
+}
+
+// child returns the schema of the sub-field name, nil when it is unconstrained.
+func (n *node) child(name string) *node {
+	if n == nil || n.enc != nil {
+		return nil
+	}
+	if c, ok := n.props[name]; ok {
+		return c
+	}
+	for _, p := range n.patterns {
+		if p.re.MatchString(name) {
+			return p.node
+		}
+	}
+	return n.additional
+}
+
+// pathKind classifies a dotted path against a schema.
+type pathKind int
+
+const (
+	pathPlain       pathKind = iota // no encrypted field at, above or below the path
+	pathEncrypted                   // the path is an encrypted field
+	pathPrefix                      // the path is an object containing encrypted fields
+	pathBelowCipher                 // the path goes through an encrypted field
+)
+
+// resolve classifies path against the schema rooted at n. For pathEncrypted
+// and pathBelowCipher it also returns the encrypted field.
+func (n *node) resolve(path string) (pathKind, *encField) {
+	cur := n
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		if cur == nil {
+			return pathPlain, nil
+		}
+		if cur.enc != nil {
+			return pathBelowCipher, cur.enc
+		}
+		cur = cur.child(p)
+		if i == len(parts)-1 && cur != nil {
+			if cur.enc != nil {
+				return pathEncrypted, cur.enc
+			}
+			if cur.hasEnc {
+				return pathPrefix, nil
+			}
+		}
+	}
+	return pathPlain, nil
+}
+
+// nsSchema is the parsed schema of one namespace.
+type nsSchema struct {
+	ns     string
+	root   *node // nil when the namespace has no encrypted field
+	qe     bool  // schema came from encryptedFields
+	csfle  bool  // schema came from a JSON schema
+	efRaw  []byte
+	strEnc int32 // strEncodeVersion to append to encryptedFields, 0 = none
+}
+
+func (s *nsSchema) requiresEncryption() bool { return s != nil && s.root != nil && s.root.hasEnc }
+
+// --- CSFLE JSON schema --------------------------------------------------------
+
+// inherited is the encryptMetadata in force at a schema level.
+type inherited struct {
+	algorithm     int32
+	keyID         []byte
+	keyAltPointer string
+	hasKey        bool
+}
+
+// parseJSONSchema parses a CSFLE JSON schema into a node tree.
+func parseJSONSchema(doc []byte) (*node, error) {
+	return parseSchemaLevel(doc, inherited{}, "", true)
+}
+
+var allowedEncryptSiblings = map[string]bool{"description": true, "title": true}
+
+func parseSchemaLevel(doc []byte, inh inherited, path string, root bool) (*node, error) {
+	n := &node{}
+	var (
+		typeVal  bsoncore.Value
+		hasType  bool
+		encrypt  bsoncore.Value
+		hasEncr  bool
+		siblings []string
+	)
+	for _, e := range elements(doc) {
+		k := e.Key()
+		switch k {
+		case "bsonType", "type":
+			typeVal, hasType = e.Value(), true
+		case "encrypt":
+			encrypt, hasEncr = e.Value(), true
+			continue
+		case "encryptMetadata":
+			v := e.Value()
+			if v.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, refusef(path, "Invalid schema: 'encryptMetadata' must be a document")
+			}
+			if err := parseMetadata(v.Data, &inh, path); err != nil {
+				return nil, err
+			}
+		}
+		if !allowedEncryptSiblings[k] {
+			siblings = append(siblings, k)
+		}
+	}
+	if hasEncr {
+		if root {
+			return nil, refusef(path, "Invalid schema containing the 'encrypt' keyword: the top-level schema cannot be encrypted")
+		}
+		if len(siblings) > 0 {
+			return nil, refusef(path, "Invalid schema: 'encrypt' cannot be used in conjunction with '%s'", siblings[0])
+		}
+		if encrypt.Type != bsoncore.TypeEmbeddedDocument {
+			return nil, refusef(path, "Invalid schema: 'encrypt' must be a document")
+		}
+		f, err := parseEncrypt(encrypt.Data, inh, path)
+		if err != nil {
+			return nil, err
+		}
+		n.enc = &encField{path: path, fle1: f}
+		n.hasEnc = true
+		return n, nil
+	}
+	for _, e := range elements(doc) {
+		k, v := e.Key(), e.Value()
+		switch k {
+		case "properties":
+			if v.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, refusef(path, "Invalid schema: 'properties' must be a document")
+			}
+			n.props = map[string]*node{}
+			for _, pe := range elements(v.Data) {
+				name := pe.Key()
+				pv := pe.Value()
+				if pv.Type != bsoncore.TypeEmbeddedDocument {
+					return nil, refusef(join(path, name), "Invalid schema: a property's schema must be a document")
+				}
+				c, err := parseSchemaLevel(pv.Data, inh, join(path, name), false)
+				if err != nil {
+					return nil, err
+				}
+				if root && name == "_id" && c.enc != nil {
+					return nil, refusef("_id", "Invalid schema containing the 'encrypt' keyword: '_id' cannot be encrypted")
+				}
+				n.props[name] = c
+				n.hasEnc = n.hasEnc || c.hasEnc
+			}
+		case "patternProperties":
+			if v.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, refusef(path, "Invalid schema: 'patternProperties' must be a document")
+			}
+			for _, pe := range elements(v.Data) {
+				pv := pe.Value()
+				if pv.Type != bsoncore.TypeEmbeddedDocument {
+					return nil, refusef(path, "Invalid schema: a patternProperties schema must be a document")
+				}
+				re, err := regexp.Compile(pe.Key())
+				if err != nil {
+					return nil, refusef(path, "Invalid schema: patternProperties regex %q does not compile", pe.Key())
+				}
+				c, err := parseSchemaLevel(pv.Data, inh, join(path, pe.Key()), false)
+				if err != nil {
+					return nil, err
+				}
+				n.patterns = append(n.patterns, patternNode{re: re, node: c})
+				n.hasEnc = n.hasEnc || c.hasEnc
+			}
+		case "additionalProperties":
+			if v.Type == bsoncore.TypeEmbeddedDocument {
+				c, err := parseSchemaLevel(v.Data, inh, join(path, "*"), false)
+				if err != nil {
+					return nil, err
+				}
+				n.additional = c
+				n.hasEnc = n.hasEnc || c.hasEnc
+			} else if v.Type != bsoncore.TypeBoolean {
+				return nil, refusef(path, "Invalid schema: 'additionalProperties' must be a boolean or a document")
+			}
+		case "items", "additionalItems":
+			if containsEncrypt(v, 0) {
+				return nil, refusef(path, "Invalid schema: an encrypted field cannot be inside an array ('%s')", k)
+			}
+		case "anyOf", "allOf", "oneOf", "not", "dependencies":
+			if containsEncrypt(v, 0) {
+				return nil, refusef(path, "Invalid schema: 'encrypt' is not allowed inside '%s'", k)
+			}
+		}
+	}
+	if n.hasEnc {
+		if hasType && !isObjectType(typeVal) {
+			return nil, refusef(path, "Invalid schema: a schema with encrypted fields below it must restrict its type to 'object'")
+		}
+		if !root && !hasType {
+			return nil, refusef(path, "Invalid schema: the parent of an encrypted field must declare bsonType 'object'")
+		}
+	}
+	return n, nil
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func isObjectType(v bsoncore.Value) bool {
+	switch v.Type {
+	case bsoncore.TypeString:
+		return v.StringValue() == "object"
+	case bsoncore.TypeArray:
+		els := elements(v.Data)
+		if len(els) != 1 {
+			return false
+		}
+		ev := els[0].Value()
+		return ev.Type == bsoncore.TypeString && ev.StringValue() == "object"
+	}
+	return false
+}
+
+// containsEncrypt reports whether a schema fragment uses the encrypt keyword.
+func containsEncrypt(v bsoncore.Value, depth int) bool {
+	if depth > maxDepth || (v.Type != bsoncore.TypeEmbeddedDocument && v.Type != bsoncore.TypeArray) {
+		return false
+	}
+	for _, e := range elements(v.Data) {
+		if v.Type == bsoncore.TypeEmbeddedDocument && (e.Key() == "encrypt" || e.Key() == "encryptMetadata") {
+			return true
+		}
+		if containsEncrypt(e.Value(), depth+1) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseAlgorithm(v bsoncore.Value, path string) (int32, error) {
+	if v.Type != bsoncore.TypeString {
+		return 0, refusef(path, "Invalid schema: 'algorithm' must be a string")
+	}
+	switch v.StringValue() {
+	case algDeterministicName:
+		return fle1Deterministic, nil
+	case algRandomName:
+		return fle1Random, nil
+	}
+	return 0, refusef(path, "Invalid schema: unknown encryption algorithm %q", v.StringValue())
+}
+
+// parseKeyID reads keyId: an array of exactly one UUID, or a JSON pointer string.
+func parseKeyID(v bsoncore.Value, inh *inherited, path string) error {
+	switch v.Type {
+	case bsoncore.TypeString:
+		p := v.StringValue()
+		if !strings.HasPrefix(p, "/") {
+			return refusef(path, "Invalid schema: keyId JSON pointer %q must start with '/'", p)
+		}
+		inh.keyAltPointer, inh.keyID, inh.hasKey = p, nil, true
+		return nil
+	case bsoncore.TypeArray:
+		els := elements(v.Data)
+		if len(els) != 1 {
+			return refusef(path, "Invalid schema: keyId must be an array of exactly one UUID, got %d elements", len(els))
+		}
+		st, data, ok := els[0].Value().BinaryOK()
+		if !ok || st != uuidSubtype || len(data) != 16 {
+			return refusef(path, "Invalid schema: keyId must hold a UUID (BinData subtype 4, 16 bytes)")
+		}
+		inh.keyID, inh.keyAltPointer, inh.hasKey = append([]byte(nil), data...), "", true
+		return nil
+	}
+	return refusef(path, "Invalid schema: keyId must be an array of UUIDs or a JSON pointer string, got %s", typeName(v.Type))
+}
+
+func parseMetadata(doc []byte, inh *inherited, path string) error {
+	for _, e := range elements(doc) {
+		switch e.Key() {
+		case "algorithm":
+			a, err := parseAlgorithm(e.Value(), path)
+			if err != nil {
+				return err
+			}
+			inh.algorithm = a
+		case "keyId":
+			if err := parseKeyID(e.Value(), inh, path); err != nil {
+				return err
+			}
+		default:
+			return refusef(path, "Invalid schema: unknown field '%s' in encryptMetadata", e.Key())
+		}
+	}
+	return nil
+}
+
+// detForbidden are the types deterministic encryption refuses.
+var detForbidden = map[string]bool{
+	"double": true, "decimal": true, "bool": true, "object": true, "array": true,
+	"javascriptWithScope": true, "null": true, "undefined": true, "minKey": true,
+	"maxKey": true, "number": true,
+}
+
+func parseEncrypt(doc []byte, inh inherited, path string) (*fle1Field, error) {
+	f := &fle1Field{}
+	for _, e := range elements(doc) {
+		v := e.Value()
+		switch e.Key() {
+		case "algorithm":
+			a, err := parseAlgorithm(v, path)
+			if err != nil {
+				return nil, err
+			}
+			inh.algorithm = a
+		case "keyId":
+			if err := parseKeyID(v, &inh, path); err != nil {
+				return nil, err
+			}
+		case "bsonType":
+			switch v.Type {
+			case bsoncore.TypeString:
+				f.bsonTypes = []string{v.StringValue()}
+			case bsoncore.TypeArray:
+				for _, te := range elements(v.Data) {
+					tv := te.Value()
+					if tv.Type != bsoncore.TypeString {
+						return nil, refusef(path, "Invalid schema: bsonType must be a string or an array of strings")
+					}
+					f.bsonTypes = append(f.bsonTypes, tv.StringValue())
+				}
+			default:
+				return nil, refusef(path, "Invalid schema: bsonType must be a string or an array of strings")
+			}
+			for _, t := range f.bsonTypes {
+				if !knownTypeNames[t] {
+					return nil, refusef(path, "Invalid schema: unknown bsonType '%s'", t)
+				}
+			}
+		default:
+			return nil, refusef(path, "Invalid schema: unknown field '%s' in encrypt", e.Key())
+		}
+	}
+	if inh.algorithm == 0 {
+		return nil, refusef(path, "Invalid schema: encrypt has no algorithm (directly or through encryptMetadata)")
+	}
+	if !inh.hasKey {
+		return nil, refusef(path, "Invalid schema: encrypt has no keyId (directly or through encryptMetadata)")
+	}
+	f.algorithm, f.keyID, f.keyAltPointer = inh.algorithm, inh.keyID, inh.keyAltPointer
+	if f.algorithm == fle1Deterministic {
+		if f.keyAltPointer != "" {
+			return nil, refusef(path, "Invalid schema: deterministic encryption requires a UUID keyId, not a JSON pointer")
+		}
+		if len(f.bsonTypes) != 1 {
+			return nil, refusef(path, "Invalid schema: deterministic encryption requires exactly one bsonType")
+		}
+		if detForbidden[f.bsonTypes[0]] {
+			return nil, refusef(path, "Invalid schema: deterministic encryption is not supported for bsonType '%s'", f.bsonTypes[0])
+		}
+	}
+	return f, nil
+}
+
+// --- QE encryptedFields --------------------------------------------------------
+
+// FLE2 placeholder algorithm codes ('a') and types ('t').
+const (
+	fle2Unindexed int32 = 1
+	fle2Equality  int32 = 2
+	fle2Range     int32 = 3
+	fle2Text      int32 = 4
+
+	fle2Insert int32 = 1
+	fle2Find   int32 = 2
+)
+
+// Defaults mongocryptd applies to QE query configurations.
+const (
+	defaultContention int64 = 8
+	defaultSparsity   int64 = 2
+	defaultTrimFactor int32 = 6
+)
+
+// textIndex is one text query configuration (prefix, suffix or substring).
+type textIndex struct {
+	contention int64
+	lb, ub     int32 // strMinQueryLength, strMaxQueryLength
+	mlen       int32 // strMaxLength (substring only)
+	hasMlen    bool
+}
+
+// qeField is the encryption metadata of a QE field.
+type qeField struct {
+	keyID      []byte
+	bsonType   string
+	equality   bool
+	contention int64 // of the equality or range query
+	rng        *rangeConfig
+	// text search: any of prefix, suffix, substring; casef/diacf are shared.
+	prefix, suffix, substr *textIndex
+	casef, diacf           bool
+}
+
+func (q *qeField) text() bool { return q.prefix != nil || q.suffix != nil || q.substr != nil }
+
+// rangeConfig is a range query configuration.
+type rangeConfig struct {
+	min, max     bsoncore.Value // zero Type when absent
+	sparsity     int64
+	hasSparsity  bool
+	precision    int32
+	hasPrecision bool
+	trimFactor   int32
+	hasTrim      bool
+}
+
+// parseEncryptedFields parses an encryptedFields document into a node tree.
+func parseEncryptedFields(doc []byte) (*node, int32, error) {
+	fieldsVal, ok := lookup(doc, "fields")
+	if !ok {
+		return nil, 0, cmdErr("invalid encryptedFields: unable to find 'fields'")
+	}
+	if fieldsVal.Type != bsoncore.TypeArray {
+		return nil, 0, cmdErr("invalid encryptedFields: expected 'fields' to be type array, got: %s", typeName(fieldsVal.Type))
+	}
+	root := &node{props: map[string]*node{}}
+	var paths []string
+	anyText := false
+	for _, fe := range elements(fieldsVal.Data) {
+		fv := fe.Value()
+		if fv.Type != bsoncore.TypeEmbeddedDocument {
+			return nil, 0, cmdErr("invalid encryptedFields: each entry of 'fields' must be a document")
+		}
+		f, err := parseQEField(fv.Data)
+		if err != nil {
+			return nil, 0, err
+		}
+		anyText = anyText || f.qe.text()
+		paths = append(paths, f.path)
+		if err := insertPath(root, f); err != nil {
+			return nil, 0, err
+		}
+	}
+	strEnc := int32(0)
+	if v, ok := lookup(doc, "strEncodeVersion"); ok {
+		if v.Type != bsoncore.TypeInt32 {
+			return nil, 0, cmdErr("invalid encryptedFields: expected 'strEncodeVersion' to be type int32, got: %s", typeName(v.Type))
+		}
+		if v.Int32() != 1 {
+			return nil, 0, cmdErr("invalid encryptedFields: 'strEncodeVersion' of %d is not supported", v.Int32())
+		}
+	} else if anyText {
+		strEnc = 1
+	}
+	sort.Strings(paths)
+	for i := 1; i < len(paths); i++ {
+		if paths[i] == paths[i-1] || strings.HasPrefix(paths[i], paths[i-1]+".") {
+			return nil, 0, refusef(paths[i], "invalid encryptedFields: encrypted field paths overlap ('%s')", paths[i-1])
+		}
+	}
+	return root, strEnc, nil
+}
+
+func insertPath(root *node, f *encField) error {
+	parts := strings.Split(f.path, ".")
+	cur := root
+	for i, p := range parts {
+		if p == "" {
+			return refusef(f.path, "invalid encryptedFields: empty path component")
+		}
+		cur.hasEnc = true
+		c, ok := cur.props[p]
+		if !ok {
+			c = &node{props: map[string]*node{}}
+			cur.props[p] = c
+		}
+		if c.enc != nil {
+			return refusef(f.path, "invalid encryptedFields: encrypted field paths overlap ('%s')", c.enc.path)
+		}
+		if i == len(parts)-1 {
+			if len(c.props) > 0 {
+				return refusef(f.path, "invalid encryptedFields: encrypted field paths overlap")
+			}
+			c.enc, c.hasEnc, c.props = f, true, nil
+		}
+		cur = c
+	}
+	return nil
+}
+
+// intOption reads an integral number option (int32, int64 or integral double).
+func intOption(v bsoncore.Value, name, path string) (int64, error) {
+	switch v.Type {
+	case bsoncore.TypeInt32:
+		return int64(v.Int32()), nil
+	case bsoncore.TypeInt64:
+		return v.Int64(), nil
+	case bsoncore.TypeDouble:
+		f := v.Double()
+		if f == float64(int64(f)) {
+			return int64(f), nil
+		}
+	}
+	return 0, refusef(path, "invalid encryptedFields: '%s' must be an integer", name)
+}
+
+func parseQEField(doc []byte) (*encField, error) {
+	q := &qeField{}
+	var path string
+	var hasPath, hasKeyAlt bool
+	var queries bsoncore.Value
+	for _, e := range elements(doc) {
+		v := e.Value()
+		switch e.Key() {
+		case "path":
+			if v.Type != bsoncore.TypeString {
+				return nil, cmdErr("invalid encryptedFields: expected 'fields.path' to be type UTF-8, got: %s", typeName(v.Type))
+			}
+			path, hasPath = v.StringValue(), true
+		case "keyId":
+			st, data, ok := v.BinaryOK()
+			if !ok || st != uuidSubtype || len(data) != 16 {
+				return nil, cmdErr("invalid encryptedFields: 'fields.keyId' must be a UUID (BinData subtype 4, 16 bytes)")
+			}
+			q.keyID = append([]byte(nil), data...)
+		case "keyAltName":
+			hasKeyAlt = true
+		case "bsonType":
+			if v.Type != bsoncore.TypeString {
+				return nil, cmdErr("invalid encryptedFields: 'fields.bsonType' must be a string")
+			}
+			q.bsonType = v.StringValue()
+		case "queries":
+			queries = v
+		}
+	}
+	if !hasPath {
+		return nil, cmdErr("invalid encryptedFields: unable to find 'path' in 'field' document")
+	}
+	if q.keyID == nil {
+		if hasKeyAlt {
+			return nil, refusef(path, "invalid encryptedFields: the field names a keyAltName; translate it to keyId before analysis")
+		}
+		return nil, refusef(path, "invalid encryptedFields: unable to find 'keyId' in 'field' document")
+	}
+	if q.bsonType == "" {
+		return nil, refusef(path, "invalid encryptedFields: 'bsonType' is required")
+	}
+	if !knownTypeNames[q.bsonType] || q.bsonType == "number" {
+		return nil, refusef(path, "invalid encryptedFields: unknown bsonType '%s'", q.bsonType)
+	}
+	switch queries.Type {
+	case 0:
+	case bsoncore.TypeEmbeddedDocument:
+		if err := parseQuery(queries.Data, q, path); err != nil {
+			return nil, err
+		}
+	case bsoncore.TypeArray:
+		for _, qe := range elements(queries.Data) {
+			qv := qe.Value()
+			if qv.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, refusef(path, "invalid encryptedFields: each query must be a document")
+			}
+			if err := parseQuery(qv.Data, q, path); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, refusef(path, "invalid encryptedFields: 'queries' must be a document or an array")
+	}
+	if err := checkQETypes(q, path); err != nil {
+		return nil, err
+	}
+	return &encField{path: path, qe: q}, nil
+}
+
+func parseQuery(doc []byte, q *qeField, path string) error {
+	qt, ok := lookup(doc, "queryType")
+	if !ok || qt.Type != bsoncore.TypeString {
+		return refusef(path, "invalid encryptedFields: each query needs a string 'queryType'")
+	}
+	contention := defaultContention
+	if v, ok := lookup(doc, "contention"); ok {
+		c, err := intOption(v, "contention", path)
+		if err != nil {
+			return err
+		}
+		if c < 0 {
+			return refusef(path, "invalid encryptedFields: contention must be non-negative")
+		}
+		contention = c
+	}
+	kind := strings.ToLower(qt.StringValue())
+	switch kind {
+	case "equality":
+		q.equality, q.contention = true, contention
+	case "range":
+		r := &rangeConfig{}
+		for _, e := range elements(doc) {
+			v := e.Value()
+			switch e.Key() {
+			case "min":
+				r.min = v
+			case "max":
+				r.max = v
+			case "sparsity":
+				s, err := intOption(v, "sparsity", path)
+				if err != nil {
+					return err
+				}
+				if s < 1 || s > 4 {
+					return refusef(path, "invalid encryptedFields: sparsity must be between 1 and 4")
+				}
+				r.sparsity, r.hasSparsity = s, true
+			case "precision":
+				p, err := intOption(v, "precision", path)
+				if err != nil {
+					return err
+				}
+				if p < 0 || p > 1<<31-1 {
+					return refusef(path, "invalid encryptedFields: precision must be non-negative")
+				}
+				r.precision, r.hasPrecision = int32(p), true
+			case "trimFactor":
+				t, err := intOption(v, "trimFactor", path)
+				if err != nil {
+					return err
+				}
+				if t < 0 || t > 1<<31-1 {
+					return refusef(path, "invalid encryptedFields: trimFactor must be non-negative")
+				}
+				r.trimFactor, r.hasTrim = int32(t), true
+			}
+		}
+		if (r.min.Type == 0) != (r.max.Type == 0) {
+			return refusef(path, "invalid encryptedFields: range min and max must be given together")
+		}
+		q.rng, q.contention = r, contention
+	case "rangepreview":
+		return refusef(path, "Cannot use field with 'rangePreview' queries. 'rangePreview' is unsupported. Use 'range' instead")
+	case "prefix", "prefixpreview", "suffix", "suffixpreview", "substring", "substringpreview":
+		t := &textIndex{contention: contention}
+		var hasCase, hasDiac, hasLB, hasUB bool
+		for _, e := range elements(doc) {
+			v := e.Value()
+			switch e.Key() {
+			case "strMinQueryLength":
+				n, err := intOption(v, "strMinQueryLength", path)
+				if err != nil {
+					return err
+				}
+				t.lb, hasLB = int32(n), true
+			case "strMaxQueryLength":
+				n, err := intOption(v, "strMaxQueryLength", path)
+				if err != nil {
+					return err
+				}
+				t.ub, hasUB = int32(n), true
+			case "strMaxLength":
+				n, err := intOption(v, "strMaxLength", path)
+				if err != nil {
+					return err
+				}
+				t.mlen, t.hasMlen = int32(n), true
+			case "caseSensitive":
+				if v.Type != bsoncore.TypeBoolean {
+					return refusef(path, "invalid encryptedFields: 'caseSensitive' must be a boolean")
+				}
+				q.casef, hasCase = !v.Boolean(), true
+			case "diacriticSensitive":
+				if v.Type != bsoncore.TypeBoolean {
+					return refusef(path, "invalid encryptedFields: 'diacriticSensitive' must be a boolean")
+				}
+				q.diacf, hasDiac = !v.Boolean(), true
+			}
+		}
+		if !hasCase || !hasDiac {
+			return refusef(path, "invalid encryptedFields: text queries require 'caseSensitive' and 'diacriticSensitive'")
+		}
+		if !hasLB || !hasUB {
+			return refusef(path, "invalid encryptedFields: text queries require 'strMinQueryLength' and 'strMaxQueryLength'")
+		}
+		if t.lb <= 0 || t.ub < t.lb {
+			return refusef(path, "invalid encryptedFields: text query lengths must satisfy 0 < strMinQueryLength <= strMaxQueryLength")
+		}
+		switch {
+		case strings.HasPrefix(kind, "prefix"):
+			q.prefix = t
+		case strings.HasPrefix(kind, "suffix"):
+			q.suffix = t
+		default:
+			if !t.hasMlen {
+				return refusef(path, "invalid encryptedFields: substring queries require 'strMaxLength'")
+			}
+			q.substr = t
+		}
+	default:
+		return refusef(path, "invalid encryptedFields: Did not recognize query type '%s'", qt.StringValue())
+	}
+	return nil
+}
+
+// rangeTypes are the types a QE range index supports.
+var rangeTypes = map[string]bool{"int": true, "long": true, "date": true, "double": true, "decimal": true}
+
+// equalityForbidden are the types a QE equality index refuses.
+var equalityForbidden = map[string]bool{
+	"double": true, "decimal": true, "object": true, "array": true, "bool": true,
+	"javascriptWithScope": true, "null": true, "undefined": true, "minKey": true, "maxKey": true,
+}
+
+func checkQETypes(q *qeField, path string) error {
+	kinds := 0
+	if q.equality {
+		kinds++
+		if equalityForbidden[q.bsonType] {
+			return refusef(path, "invalid encryptedFields: type '%s' is not supported for equality queries", q.bsonType)
+		}
+	}
+	if q.rng != nil {
+		kinds++
+		if !rangeTypes[q.bsonType] {
+			return refusef(path, "invalid encryptedFields: type '%s' is not supported for range queries", q.bsonType)
+		}
+		for _, b := range []bsoncore.Value{q.rng.min, q.rng.max} {
+			if b.Type != 0 && typeName(b.Type) != q.bsonType {
+				return refusef(path, "invalid encryptedFields: range min/max of type %s do not match bsonType '%s'", typeName(b.Type), q.bsonType)
+			}
+		}
+		if (q.bsonType == "int" || q.bsonType == "long" || q.bsonType == "date") && q.rng.min.Type == 0 {
+			// mongocryptd fills the full domain of the type.
+			q.rng.min, q.rng.max = typeDomain(q.bsonType)
+		}
+		if q.rng.hasPrecision && q.bsonType != "double" && q.bsonType != "decimal" {
+			return refusef(path, "invalid encryptedFields: precision is only allowed for double and decimal")
+		}
+	}
+	if q.text() {
+		kinds++
+		if q.bsonType != "string" {
+			return refusef(path, "invalid encryptedFields: text search queries require bsonType 'string'")
+		}
+	}
+	if kinds > 1 {
+		return refusef(path, "invalid encryptedFields: a field may combine text search queries only with each other")
+	}
+	return nil
+}
