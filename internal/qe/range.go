@@ -290,11 +290,11 @@ func (p *Placeholder) encryptRangeInsert(keys KeyFunc, rng io.Reader) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	payload, ik, err := insertCommon(p, keys, rng, byte(spec.v.Type), spec.v.Data, isLeafSuffix(false))
+	edges, err := rangeEdges(spec, p.Sparsity)
 	if err != nil {
 		return nil, err
 	}
-	edges, err := rangeEdges(spec, p.Sparsity)
+	payload, ik, err := insertCommon(p, keys, rng, byte(spec.v.Type), spec.v.Data, isLeafSuffix(false))
 	if err != nil {
 		return nil, err
 	}
