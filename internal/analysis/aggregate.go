@@ -441,6 +441,10 @@ func (a *analyzer) bulkWrite(cmd []byte, ei []byte) ([]byte, error) {
 		case "$db":
 		case "ops":
 			v := e.Value()
+			if !a.anyRequires() {
+				b.element(e)
+				continue
+			}
 			if v.Type != bsoncore.TypeArray {
 				return nil, cmdErr("'ops' must be an array")
 			}

@@ -1,0 +1,49 @@
+// Package analysis is query analysis in pure Go: what mongocryptd and the
+// crypt_shared library do for automatic encryption.
+//
+// Given a command, the database it runs on and the encryption schemas of the
+// namespaces it touches, [Analyze] returns the command with every value that
+// must be encrypted replaced by an encryption placeholder (BinData subtype 6),
+// or refuses it with an [*Error] naming the field and the reason. Encrypting
+// the placeholders is done elsewhere.
+//
+// # Placeholders
+//
+// FLE1 (CSFLE, JSON schema) placeholder, blob subtype 0:
+//
+//	0x00 || BSON{a: int32 (1 deterministic, 2 random), ki: UUID | ka: keyAltName, v: value}
+//
+// FLE2 (Queryable Encryption) placeholder, blob subtype 3:
+//
+//	0x03 || BSON{t: int32 (1 insert, 2 find), a: int32 (1 unindexed, 2 equality, 3 range, 4 text),
+//	             ki: UUID, ku: UUID, v: value | range spec | text spec, cm: int64 contention
+//	             [, s: int64 sparsity (range)]}
+//
+// ki and ku are both the field's keyId. Range insert spec: {v, min, max
+// [, precision] [, trimFactor]}. Range find spec: {edgesInfo: {lowerBound,
+// lbIncluded, upperBound, ubIncluded [, precision], trimFactor, indexMin,
+// indexMax}, payloadId, firstOperator [, secondOperator]}; the second
+// placeholder of a two-sided range is a stub without edgesInfo. Text spec:
+// {v, casef, diacf [, prefix: {ub, lb}] [, suffix: {ub, lb}] [, substr: {mlen, ub, lb}]}.
+//
+// # Output form
+//
+// Filters are re-serialized as mongocryptd serializes its parsed match
+// expression: {a: 1} becomes {a: {$eq: 1}}, several predicates become
+// {$and: [...]}, $ne and $nin become $not of $eq and $in, $in values are sorted
+// in BSON order and de-duplicated, an equality on a QE range field becomes
+// {$and: [{f: {$gte: P1}}, {f: {$lte: P2}}]}. insert, update and delete put
+// their document sequence (documents, updates, deletes) last. $lookup is
+// written from, as, localField, foreignField, let, pipeline when QE is in use.
+// A command needing no encryption is returned as sent (mongocryptd's result is
+// ignored by libmongocrypt in that case). For QE the result carries
+// encryptionInformation as libmongocrypt builds it (see [Result]).
+//
+// # Sources
+//
+// The formats and rules come from libmongocrypt (src/mongocrypt-marking.c,
+// mc-fle2-encryption-placeholder.c, mongocrypt-ctx-encrypt.c,
+// mc-schema-broker.c, mc-fle2-rfds.c), the client-side encryption
+// specification and its tests, and libmongocrypt's recorded mongocryptd
+// replies (testdata/libmongocrypt).
+package analysis
