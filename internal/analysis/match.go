@@ -148,6 +148,7 @@ func (m *matcher) filter(doc []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.pairRanges(children)
 	return serializeChildren(children), nil
 }
 
@@ -175,7 +176,7 @@ func (m *matcher) parseDoc(doc []byte, depth int) ([]mnode, error) {
 		}
 		out = append(out, nodes...)
 	}
-	return m.pairRanges(out)
+	return out, nil
 }
 
 func (m *matcher) parseTopOperator(k string, v bsoncore.Value, depth int) (mnode, error) {
@@ -194,11 +195,20 @@ func (m *matcher) parseTopOperator(k string, v bsoncore.Value, depth int) (mnode
 			if err != nil {
 				return nil, err
 			}
+			if k != "$and" || len(children) != 1 {
+				// The element is an implicit $and of its own.
+				m.pairRanges(children)
+			}
 			if len(children) == 1 {
 				ln.children = append(ln.children, children[0])
 			} else {
 				ln.children = append(ln.children, &logicalNode{op: "$and", children: children})
 			}
+		}
+		if k == "$and" {
+			// Range bounds given as separate $and entries pair up, as in the
+			// {$and: [{f: {$gt: a}}, {f: {$lt: b}}]} form drivers send.
+			m.pairRanges(ln.children)
 		}
 		return ln, nil
 	case "$expr":
@@ -499,18 +509,18 @@ func (m *matcher) checkRangeValue(f *encField, v bsoncore.Value) error {
 // pairRanges turns the range predicates of one implicit $and into
 // placeholders: on each path, the first lower bound and the first upper bound
 // form one two-sided query; any other bound is one-sided.
-func (m *matcher) pairRanges(nodes []mnode) ([]mnode, error) {
+func (m *matcher) pairRanges(nodes []mnode) {
 	used := map[*rangeNode]bool{}
 	for i, n := range nodes {
 		r, ok := n.(*rangeNode)
-		if !ok || used[r] {
+		if !ok || used[r] || r.out.Type != 0 {
 			continue
 		}
 		used[r] = true
 		var partner *rangeNode
 		for _, n2 := range nodes[i+1:] {
 			r2, ok := n2.(*rangeNode)
-			if !ok || used[r2] || r2.path != r.path || isLower(r2.op) == isLower(r.op) {
+			if !ok || used[r2] || r2.out.Type != 0 || r2.path != r.path || isLower(r2.op) == isLower(r.op) {
 				continue
 			}
 			partner = r2
@@ -539,7 +549,6 @@ func (m *matcher) pairRanges(nodes []mnode) ([]mnode, error) {
 		}
 		m.a.placeholders = true
 	}
-	return nodes, nil
 }
 
 func isLower(op int32) bool { return op == rangeOpGt || op == rangeOpGte }
