@@ -250,7 +250,7 @@ func (p *Provider) Unwrap(ctx context.Context, masterKeyDoc bson.Raw, keyMateria
 		return nil, err
 	}
 	if len(dek) != kms.DataKeyLen {
-		return nil, p.fail(OpDecrypt, fmt.Errorf("decrypted data key has %d bytes, want %d", len(dek), kms.DataKeyLen))
+		return nil, &kms.Error{Provider: p.name, Op: OpDecrypt, Status: http.StatusOK, Err: fmt.Errorf("malformed reply: decrypted data key has %d bytes, want %d", len(dek), kms.DataKeyLen)}
 	}
 	return dek, nil
 }
