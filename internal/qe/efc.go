@@ -226,6 +226,18 @@ func parseQueryType(v bsoncore.Value) (QueryTypes, error) {
 	return 0, fmt.Errorf("qe: When parsing supported query types: Did not recognize query type '%s'", name)
 }
 
+// asciiOnly keeps strings.EqualFold from matching non-ASCII folds (K and KELVIN SIGN), as
+// libmongocrypt compares names ignoring ASCII case only: names with non-ASCII bytes are
+// replaced by one that matches nothing.
+func asciiOnly(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return "\x00"
+		}
+	}
+	return s
+}
+
 // KeyIDs returns the key ids of the fields that have one, each once, in document order.
 func (e *EncryptedFields) KeyIDs() []KeyID {
 	var ids []KeyID
