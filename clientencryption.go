@@ -1,0 +1,456 @@
+package mongocrypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
+)
+
+// ClientEncryption creates and manages data keys and encrypts and decrypts values explicitly.
+// It has the method set of the driver's mongo.ClientEncryption, with the same signatures and
+// the driver's option types, and needs neither cgo nor libmongocrypt.
+type ClientEncryption struct {
+	e              *engine
+	keyVaultClient *mongo.Client
+	closed         atomic.Bool
+}
+
+// ErrClientDisconnected is returned by the methods of a closed ClientEncryption. It is the
+// driver's error of the same name.
+var ErrClientDisconnected = mongo.ErrClientDisconnected
+
+// NewClientEncryption returns a ClientEncryption whose key vault is read and written through
+// keyVaultClient. The options are the driver's: KeyVaultNamespace ("db.coll"), KmsProviders,
+// TLSConfig, HTTPClient, KeyExpiration and AWSCredentialsProvider.
+func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (*ClientEncryption, error) {
+	if keyVaultClient == nil {
+		return nil, clientErr("keyVaultClient must not be nil")
+	}
+	args, err := listerOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(keyVaultClient, engineConfig{
+		keyVaultNamespace: args.KeyVaultNamespace,
+		kmsProviders:      args.KmsProviders,
+		tls:               args.TLSConfig,
+		httpClient:        args.HTTPClient,
+		keyExpiration:     args.KeyExpiration,
+		awsCreds:          args.AWSCredentialsProvider,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ClientEncryption{e: e, keyVaultClient: keyVaultClient}, nil
+}
+
+func (ce *ClientEncryption) check() error {
+	if ce.closed.Load() {
+		return ErrClientDisconnected
+	}
+	return nil
+}
+
+// Close releases the ClientEncryption and disconnects the key vault client, as the driver's
+// ClientEncryption does.
+func (ce *ClientEncryption) Close(ctx context.Context) error {
+	if ce.closed.Swap(true) {
+		return ErrClientDisconnected
+	}
+	return ce.keyVaultClient.Disconnect(ctx)
+}
+
+// marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...).
+func marshalDoc(v any, what string) (bson.Raw, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if r, ok := v.(bson.Raw); ok {
+		if err := r.Validate(); err != nil {
+			return nil, clientErr("%s is not a valid BSON document: %w", what, err)
+		}
+		return r, nil
+	}
+	b, err := bson.Marshal(v)
+	if err != nil {
+		return nil, clientErr("%s cannot be encoded as a BSON document: %w", what, err)
+	}
+	return b, nil
+}
+
+// checkMasterKeyProvider refuses a masterKey whose "provider" names another provider than the
+// one the key is made with.
+func checkMasterKeyProvider(masterKey bson.Raw, provider string) error {
+	if masterKey == nil {
+		return nil
+	}
+	v, err := masterKey.LookupErr("provider")
+	if err != nil {
+		return nil
+	}
+	if s, ok := v.StringValueOK(); !ok || s != provider {
+		return clientErr("masterKey.provider %s does not match the KMS provider %q", v, provider)
+	}
+	return nil
+}
+
+// CreateDataKey makes a data key, wraps it with the named KMS provider ("local", "aws:prod",
+// ...) under the master key of the options, inserts its key document into the key vault and
+// returns its id (a UUID). The options may give keyAltNames, which must not name another key,
+// and keyMaterial: the 96 bytes of the data key instead of random ones.
+func (ce *ClientEncryption) CreateDataKey(ctx context.Context, kmsProvider string, opts ...options.Lister[options.DataKeyOptions]) (bson.Binary, error) {
+	if err := ce.check(); err != nil {
+		return bson.Binary{}, err
+	}
+	args, err := listerOptions(opts)
+	if err != nil {
+		return bson.Binary{}, err
+	}
+	doc, id, err := ce.e.newKeyDocument(ctx, kmsProvider, args)
+	if err != nil {
+		return bson.Binary{}, err
+	}
+	if err := ce.e.insertKey(ctx, doc, args.KeyAltNames); err != nil {
+		return bson.Binary{}, err
+	}
+	return bson.Binary{Subtype: 4, Data: id[:]}, nil
+}
+
+// newKeyDocument makes the key document of a new data key, field for field as libmongocrypt
+// writes it.
+func (e *engine) newKeyDocument(ctx context.Context, kmsProvider string, args *options.DataKeyOptions) (bson.D, [16]byte, error) {
+	var id [16]byte
+	p, err := e.kms.Get(kmsProvider)
+	if err != nil {
+		return nil, id, &Error{Code: CodeClient, Err: err}
+	}
+	masterKey, err := marshalDoc(args.MasterKey, "masterKey")
+	if err != nil {
+		return nil, id, err
+	}
+	if err := checkMasterKeyProvider(masterKey, kmsProvider); err != nil {
+		return nil, id, err
+	}
+	seen := map[string]bool{}
+	for _, n := range args.KeyAltNames {
+		if seen[n] {
+			return nil, id, clientErr("keyAltNames holds %q twice", n)
+		}
+		seen[n] = true
+	}
+	dek := args.KeyMaterial
+	if dek == nil {
+		dek = make([]byte, kms.DataKeyLen)
+		if _, err := io.ReadFull(e.rng, dek); err != nil {
+			return nil, id, clientErr("generating a data key: %w", err)
+		}
+	} else if len(dek) != kms.DataKeyLen {
+		return nil, id, clientErr("keyMaterial must be %d bytes, got %d", kms.DataKeyLen, len(dek))
+	}
+	material, stored, err := p.Wrap(ctx, masterKey, dek)
+	if err != nil {
+		return nil, id, wrapKMS(err)
+	}
+	if _, err := io.ReadFull(e.rng, id[:]); err != nil {
+		return nil, id, clientErr("generating a key id: %w", err)
+	}
+	id[6] = id[6]&0x0f | 0x40 // UUID version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	now := bson.NewDateTimeFromTime(time.Now())
+	doc := bson.D{{Key: "_id", Value: bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)}}}
+	if len(args.KeyAltNames) > 0 {
+		names := make(bson.A, len(args.KeyAltNames))
+		for i, n := range args.KeyAltNames {
+			names[i] = n
+		}
+		doc = append(doc, bson.E{Key: "keyAltNames", Value: names})
+	}
+	doc = append(doc,
+		bson.E{Key: "keyMaterial", Value: bson.Binary{Subtype: 0, Data: material}},
+		bson.E{Key: "creationDate", Value: now},
+		bson.E{Key: "updateDate", Value: now},
+		bson.E{Key: "status", Value: int32(0)},
+		bson.E{Key: "masterKey", Value: stored},
+	)
+	return doc, id, nil
+}
+
+// insertKey inserts a key document, refusing keyAltNames that another key has.
+func (e *engine) insertKey(ctx context.Context, doc bson.D, names []string) error {
+	if err := e.checkAltNamesFree(ctx, names, nil); err != nil {
+		return err
+	}
+	if _, err := e.keyVault.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return clientErr("a keyAltName of %q is already used by another key: %w", names, err)
+		}
+		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "insert", Err: err}}
+	}
+	id := doc[0].Value.(bson.Binary)
+	// Without a unique index (servers that cannot express the partial index), two writers may
+	// both have passed the check above: the later one backs out.
+	for _, n := range names {
+		if err := e.checkAltNameUnique(ctx, n, id); err != nil {
+			if _, derr := e.keyVault.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
+				return errors.Join(err, &KeyVaultError{Op: "delete", Err: derr})
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAltNamesFree refuses keyAltNames that name a key other than except.
+func (e *engine) checkAltNamesFree(ctx context.Context, names []string, except *bson.Binary) error {
+	if len(names) == 0 {
+		return nil
+	}
+	filter := bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: names}}}}
+	if except != nil {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: *except}}})
+	}
+	var other bson.Raw
+	err := e.keyVault.FindOne(ctx, filter).Decode(&other)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil
+	case err != nil:
+		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
+	}
+	return clientErr("keyAltName already used by key %s: %s", other.Lookup("_id"), other.Lookup("keyAltNames"))
+}
+
+// checkAltNameUnique verifies after a write that only key id holds the keyAltName.
+func (e *engine) checkAltNameUnique(ctx context.Context, name string, id bson.Binary) error {
+	n, err := e.keyVault.CountDocuments(ctx, bson.D{{Key: "keyAltNames", Value: name}})
+	if err != nil {
+		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "count", Err: err}}
+	}
+	if n > 1 {
+		return clientErr("keyAltName %q is already used by another key", name)
+	}
+	return nil
+}
+
+// GetKey returns the key document with the given id (a UUID).
+func (ce *ClientEncryption) GetKey(ctx context.Context, id bson.Binary) *mongo.SingleResult {
+	if err := ce.check(); err != nil {
+		return errResult(err)
+	}
+	return ce.e.keyVault.FindOne(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+// GetKeyByAltName returns the key document that has the given keyAltName.
+func (ce *ClientEncryption) GetKeyByAltName(ctx context.Context, keyAltName string) *mongo.SingleResult {
+	if err := ce.check(); err != nil {
+		return errResult(err)
+	}
+	return ce.e.keyVault.FindOne(ctx, bson.D{{Key: "keyAltNames", Value: keyAltName}})
+}
+
+// GetKeys returns a cursor over every key document of the key vault.
+func (ce *ClientEncryption) GetKeys(ctx context.Context) (*mongo.Cursor, error) {
+	if err := ce.check(); err != nil {
+		return nil, err
+	}
+	return ce.e.keyVault.Find(ctx, bson.D{})
+}
+
+// DeleteKey removes the key document with the given id and forgets the key if it is cached.
+func (ce *ClientEncryption) DeleteKey(ctx context.Context, id bson.Binary) (*mongo.DeleteResult, error) {
+	if err := ce.check(); err != nil {
+		return nil, err
+	}
+	res, err := ce.e.keyVault.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if u, uerr := uuidFromBinary(id, "id"); uerr == nil {
+		ce.e.cache.Evict(u)
+	}
+	return res, err
+}
+
+// AddKeyAltName adds keyAltName to the key with the given id and returns the key document as it
+// was before. A keyAltName that names another key is refused, also on servers without the
+// unique index on keyAltNames.
+func (ce *ClientEncryption) AddKeyAltName(ctx context.Context, id bson.Binary, keyAltName string) *mongo.SingleResult {
+	if err := ce.check(); err != nil {
+		return errResult(err)
+	}
+	if err := ce.e.checkAltNamesFree(ctx, []string{keyAltName}, &id); err != nil {
+		return errResult(err)
+	}
+	res := ce.e.keyVault.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$addToSet", Value: bson.D{{Key: "keyAltNames", Value: keyAltName}}}})
+	prev, err := res.Raw()
+	if err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return errResult(clientErr("keyAltName %q is already used by another key: %w", keyAltName, err))
+		}
+		return res
+	}
+	if err := ce.e.checkAltNameUnique(ctx, keyAltName, id); err != nil {
+		// Back out: another writer got there first.
+		if !containsString(prev.Lookup("keyAltNames"), keyAltName) {
+			_, _ = ce.e.keyVault.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+				bson.D{{Key: "$pull", Value: bson.D{{Key: "keyAltNames", Value: keyAltName}}}})
+		}
+		return errResult(err)
+	}
+	return mongo.NewSingleResultFromDocument(prev, nil, nil)
+}
+
+func containsString(arr bson.RawValue, s string) bool {
+	a, ok := arr.ArrayOK()
+	if !ok {
+		return false
+	}
+	vals, _ := a.Values()
+	for _, v := range vals {
+		if x, ok := v.StringValueOK(); ok && x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveKeyAltName removes keyAltName from the key with the given id and returns the key
+// document as it was before; the keyAltNames field goes when its last name goes. Each step is
+// one atomic single-document update, without an aggregation-pipeline update, so that it works
+// on every server.
+func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary, keyAltName string) *mongo.SingleResult {
+	if err := ce.check(); err != nil {
+		return errResult(err)
+	}
+	if u, err := uuidFromBinary(id, "id"); err == nil {
+		ce.e.cache.Evict(u)
+	}
+	ce.e.cache.EvictName(keyAltName)
+	// The last name: unset the field in one step.
+	last := ce.e.keyVault.FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "keyAltNames", Value: bson.A{keyAltName}}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "keyAltNames", Value: ""}}}})
+	if err := last.Err(); !errors.Is(err, mongo.ErrNoDocuments) {
+		return last
+	}
+	res := ce.e.keyVault.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$pull", Value: bson.D{{Key: "keyAltNames", Value: keyAltName}}}})
+	if res.Err() != nil {
+		return res
+	}
+	// A concurrent removal may have left an empty array: drop it, only if still empty.
+	_, _ = ce.e.keyVault.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "keyAltNames", Value: bson.D{{Key: "$size", Value: 0}}}},
+		bson.D{{Key: "$unset", Value: bson.D{{Key: "keyAltNames", Value: ""}}}})
+	return res
+}
+
+func errResult(err error) *mongo.SingleResult {
+	return mongo.NewSingleResultFromDocument(bson.D{}, err, nil)
+}
+
+// RewrapManyDataKey decrypts every data key matching filter and encrypts it again: with the
+// provider and master key of the options, or, without a provider, under its own master key.
+// Every key is rewrapped before anything is written, so that a KMS failure leaves every key as
+// it was; the keys are then updated in one bulk write. With no matching key it returns a result
+// without a BulkWriteResult.
+func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, opts ...options.Lister[options.RewrapManyDataKeyOptions]) (*mongo.RewrapManyDataKeyResult, error) {
+	if err := ce.check(); err != nil {
+		return nil, err
+	}
+	args, err := listerOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if filter == nil {
+		return nil, clientErr("the filter must not be nil; use bson.D{} to match every key")
+	}
+	f, err := marshalDoc(filter, "filter")
+	if err != nil {
+		return nil, err
+	}
+	newMaster, err := marshalDoc(args.MasterKey, "masterKey")
+	if err != nil {
+		return nil, err
+	}
+	if args.Provider == nil && newMaster != nil {
+		return nil, clientErr("a masterKey needs a provider to tell its type")
+	}
+	var target kms.Provider
+	if args.Provider != nil {
+		if target, err = ce.e.kms.Get(*args.Provider); err != nil {
+			return nil, &Error{Code: CodeClient, Err: err}
+		}
+		if err := checkMasterKeyProvider(newMaster, *args.Provider); err != nil {
+			return nil, err
+		}
+	}
+	docs, err := ce.e.findKeys(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return &mongo.RewrapManyDataKeyResult{}, nil
+	}
+	models := make([]mongo.WriteModel, len(docs))
+	errs := make([]error, len(docs))
+	sem := make(chan struct{}, maxUnwrapConcurrency)
+	var wg sync.WaitGroup
+	for i, d := range docs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			models[i], errs[i] = ce.e.rewrapOne(ctx, d, target, newMaster)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	res, err := ce.e.keyVault.BulkWrite(ctx, models)
+	if err != nil {
+		return &mongo.RewrapManyDataKeyResult{BulkWriteResult: res}, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "update", Err: err}}
+	}
+	return &mongo.RewrapManyDataKeyResult{BulkWriteResult: res}, nil
+}
+
+// rewrapOne unwraps one key and wraps it for its new master key, returning the update.
+func (e *engine) rewrapOne(ctx context.Context, doc bson.Raw, target kms.Provider, newMaster bson.Raw) (mongo.WriteModel, error) {
+	k, err := parseKeyDoc(doc)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := e.unwrap(ctx, k)
+	if err != nil {
+		return nil, fmt.Errorf("rewrapping key %s: %w", uuidString(k.ID), err)
+	}
+	master := newMaster
+	if target == nil {
+		if target, err = e.kms.Get(k.Provider); err != nil {
+			return nil, &Error{Code: CodeClient, Err: err}
+		}
+		master = k.MasterKey
+	}
+	material, stored, err := target.Wrap(ctx, master, dk.raw)
+	if err != nil {
+		return nil, fmt.Errorf("rewrapping key %s: %w", uuidString(k.ID), wrapKMS(err))
+	}
+	return mongo.NewUpdateOneModel().
+		SetFilter(bson.D{{Key: "_id", Value: bson.Binary{Subtype: 4, Data: k.ID[:]}}}).
+		SetUpdate(bson.D{
+			{Key: "$set", Value: bson.D{
+				{Key: "keyMaterial", Value: bson.Binary{Subtype: 0, Data: material}},
+				{Key: "masterKey", Value: stored},
+			}},
+			{Key: "$currentDate", Value: bson.D{{Key: "updateDate", Value: true}}},
+		}), nil
+}

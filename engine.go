@@ -1,0 +1,288 @@
+package mongocrypt
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/keyvault"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/providers"
+)
+
+// engine is what ClientEncryption and AutoEncrypter share: the KMS providers, the key vault and
+// the cache of decrypted data keys.
+type engine struct {
+	kms      *kms.Set
+	keyVault *mongo.Collection
+	cache    *keyvault.Cache[*dataKey]
+	rng      io.Reader
+}
+
+// dataKey is a decrypted data key, ready to use.
+type dataKey struct {
+	id   [16]byte
+	raw  []byte // the 96 bytes; QE derives its tokens from them
+	fle1 *aead.FLE1
+}
+
+// engineConfig is what both option types say about keys and KMS.
+type engineConfig struct {
+	keyVaultNamespace string
+	kmsProviders      map[string]map[string]any
+	tls               map[string]*tls.Config
+	httpClient        *http.Client
+	keyExpiration     *time.Duration
+	awsCreds          options.AWSCredentialsProvider
+}
+
+// kmsEndpoints overrides the on-demand credential endpoints; tests set it.
+var kmsEndpoints map[string]string
+
+func newEngine(kvClient *mongo.Client, c engineConfig) (*engine, error) {
+	db, coll, ok := strings.Cut(c.keyVaultNamespace, ".")
+	if !ok || db == "" || coll == "" {
+		return nil, clientErr("the key vault namespace %q must be of the form <database>.<collection>", c.keyVaultNamespace)
+	}
+	set, err := providers.New(providers.Options{
+		KMSProviders:           c.kmsProviders,
+		TLS:                    c.tls,
+		HTTPClient:             c.httpClient,
+		AWSCredentialsProvider: c.awsCreds,
+		Endpoints:              kmsEndpoints,
+	})
+	if err != nil {
+		return nil, &Error{Code: CodeClient, Err: err}
+	}
+	ttl := keyvault.DefaultExpiration
+	if c.keyExpiration != nil {
+		if *c.keyExpiration < 0 {
+			return nil, clientErr("keyExpiration must not be negative, got %v", *c.keyExpiration)
+		}
+		ttl = *c.keyExpiration
+	}
+	kv := kvClient.Database(db).Collection(coll, options.Collection().
+		SetReadConcern(readconcern.Majority()).
+		SetWriteConcern(writeconcern.Majority()))
+	return &engine{kms: set, keyVault: kv, cache: keyvault.NewCache[*dataKey](ttl), rng: rand.Reader}, nil
+}
+
+// keyRequest names the data keys an operation needs.
+type keyRequest struct {
+	ids   map[[16]byte]struct{}
+	names map[string]struct{}
+}
+
+func (r *keyRequest) addID(id [16]byte) {
+	if r.ids == nil {
+		r.ids = map[[16]byte]struct{}{}
+	}
+	r.ids[id] = struct{}{}
+}
+
+func (r *keyRequest) addName(n string) {
+	if r.names == nil {
+		r.names = map[string]struct{}{}
+	}
+	r.names[n] = struct{}{}
+}
+
+// keySet is the answer to a keyRequest.
+type keySet struct {
+	byID   map[[16]byte]*dataKey
+	byName map[string]*dataKey
+}
+
+func (s *keySet) id(id [16]byte) (*dataKey, error) {
+	if k, ok := s.byID[id]; ok {
+		return k, nil
+	}
+	return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}
+}
+
+// keys returns every requested key: from the cache, else from one key vault query for all the
+// missing ones, unwrapped by their KMS providers concurrently.
+func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
+	ks := &keySet{byID: make(map[[16]byte]*dataKey, len(req.ids)), byName: map[string]*dataKey{}}
+	var missIDs []any
+	var missNames []string
+	for id := range req.ids {
+		if k, ok := e.cache.Get(id); ok {
+			ks.byID[id] = k
+		} else {
+			missIDs = append(missIDs, bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)})
+		}
+	}
+	for n := range req.names {
+		if k, _, ok := e.cache.GetByName(n); ok {
+			ks.byName[n] = k
+		} else {
+			missNames = append(missNames, n)
+		}
+	}
+	if len(missIDs) == 0 && len(missNames) == 0 {
+		return ks, nil
+	}
+	var or bson.A
+	if len(missIDs) > 0 {
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: missIDs}}}})
+	}
+	if len(missNames) > 0 {
+		or = append(or, bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: missNames}}}})
+	}
+	docs, err := e.findKeys(ctx, bson.D{{Key: "$or", Value: or}})
+	if err != nil {
+		return nil, err
+	}
+	parsed := make([]*keyvault.Key, 0, len(docs))
+	for _, d := range docs {
+		k, err := keyvault.ParseKey(d)
+		if err != nil {
+			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "parse", Err: err}}
+		}
+		parsed = append(parsed, k)
+	}
+	unwrapped, err := e.unwrapAll(ctx, parsed)
+	if err != nil {
+		return nil, err
+	}
+	nameOwner := map[string][16]byte{}
+	for i, k := range parsed {
+		dk := unwrapped[i]
+		ks.byID[k.ID] = dk
+		for _, n := range k.KeyAltNames {
+			if prev, dup := nameOwner[n]; dup && prev != k.ID {
+				return nil, clientErr("keyAltName %q names more than one key (%s and %s)", n, uuidString(prev), uuidString(k.ID))
+			}
+			nameOwner[n] = k.ID
+			ks.byName[n] = dk
+		}
+		e.cache.Put(k.ID, k.KeyAltNames, dk)
+	}
+	for _, b := range missIDs {
+		var id [16]byte
+		copy(id[:], b.(bson.Binary).Data)
+		if _, ok := ks.byID[id]; !ok {
+			return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}
+		}
+	}
+	for _, n := range missNames {
+		if _, ok := ks.byName[n]; !ok {
+			return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: keyAltName %q", ErrKeyNotFound, n)}
+		}
+	}
+	return ks, nil
+}
+
+func (e *engine) findKeys(ctx context.Context, filter any) ([]bson.Raw, error) {
+	cur, err := e.keyVault.Find(ctx, filter)
+	if err != nil {
+		return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
+	}
+	defer cur.Close(ctx)
+	var docs []bson.Raw
+	for cur.Next(ctx) {
+		docs = append(docs, append(bson.Raw(nil), cur.Current...))
+	}
+	if err := cur.Err(); err != nil {
+		return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
+	}
+	return docs, nil
+}
+
+// maxUnwrapConcurrency bounds the KMS requests in flight for one operation.
+const maxUnwrapConcurrency = 16
+
+// unwrapAll decrypts the key material of every key with its KMS provider, concurrently.
+func (e *engine) unwrapAll(ctx context.Context, keys []*keyvault.Key) ([]*dataKey, error) {
+	out := make([]*dataKey, len(keys))
+	if len(keys) == 1 {
+		dk, err := e.unwrap(ctx, keys[0])
+		out[0] = dk
+		return out, err
+	}
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, maxUnwrapConcurrency)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = e.unwrap(ctx, k)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *engine) unwrap(ctx context.Context, k *keyvault.Key) (*dataKey, error) {
+	p, err := e.kms.Get(k.Provider)
+	if err != nil {
+		return nil, &Error{Code: CodeKMS, Message: "key " + uuidString(k.ID), Err: err}
+	}
+	raw, err := p.Unwrap(ctx, k.MasterKey, k.KeyMaterial)
+	if err != nil {
+		return nil, wrapKMS(err)
+	}
+	return newDataKey(k.ID, raw)
+}
+
+func newDataKey(id [16]byte, raw []byte) (*dataKey, error) {
+	c, err := aead.NewFLE1(raw)
+	if err != nil {
+		return nil, &Error{Code: CodeCrypto, Err: err}
+	}
+	return &dataKey{id: id, raw: raw, fle1: c}, nil
+}
+
+// uuidString formats a UUID as 8-4-4-4-12 hex digits.
+func uuidString(id [16]byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16])
+}
+
+// uuidFromBinary checks that b is a UUID (binary subtype 4 of 16 bytes).
+func uuidFromBinary(b bson.Binary, what string) ([16]byte, error) {
+	var id [16]byte
+	if b.Subtype != 4 || len(b.Data) != 16 {
+		return id, clientErr("%s must be a UUID (binary subtype 4, 16 bytes), got subtype %d with %d bytes", what, b.Subtype, len(b.Data))
+	}
+	copy(id[:], b.Data)
+	return id, nil
+}
+
+// listerOptions applies option setters in order, as the driver does.
+func listerOptions[T any](opts []options.Lister[T]) (*T, error) {
+	args := new(T)
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		for _, set := range o.List() {
+			if set == nil {
+				continue
+			}
+			if err := set(args); err != nil {
+				return nil, clientErr("invalid options: %w", err)
+			}
+		}
+	}
+	return args, nil
+}

@@ -1,0 +1,192 @@
+package mongocrypt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// A document is walked without decoding it: an element is
+//
+//	type (1) || key (cstring) || value
+//
+// and a document or array value is int32 length || elements || 0x00. A binary value is
+// int32 length || subtype (1) || data.
+
+var errMalformed = errors.New("malformed BSON document")
+
+// visitEncrypted calls fn with the data of every binary subtype 6 value in doc, at any depth of
+// documents and arrays.
+func visitEncrypted(doc []byte, fn func(data []byte) error) error {
+	return visitEncryptedDepth(doc, 0, fn)
+}
+
+func visitEncryptedDepth(doc []byte, depth int, fn func(data []byte) error) error {
+	return walkElems(doc, depth, func(t bson.Type, key, val []byte) error {
+		switch t {
+		case bson.TypeBinary:
+			if val[4] == 6 {
+				return fn(val[5:])
+			}
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			return visitEncryptedDepth(val, depth+1, fn)
+		}
+		return nil
+	})
+}
+
+// maxDepth bounds the nesting of documents walked, as the server does.
+const maxDepth = 200
+
+// walkElems calls fn for each element of the document doc with its type, key and value bytes.
+func walkElems(doc []byte, depth int, fn func(t bson.Type, key, val []byte) error) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested more than %d levels", errMalformed, maxDepth)
+	}
+	if len(doc) < 5 || int(binary.LittleEndian.Uint32(doc)) != len(doc) || doc[len(doc)-1] != 0 {
+		return errMalformed
+	}
+	rest := doc[4 : len(doc)-1]
+	for len(rest) > 0 {
+		t := bson.Type(rest[0])
+		rest = rest[1:]
+		k := indexByte(rest, 0)
+		if k < 0 {
+			return errMalformed
+		}
+		key := rest[:k]
+		rest = rest[k+1:]
+		n, err := valueLen(t, rest)
+		if err != nil {
+			return err
+		}
+		if err := fn(t, key, rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// valueLen returns the length of the value of type t at the start of b.
+func valueLen(t bson.Type, b []byte) (int, error) {
+	fixed := func(n int) (int, error) {
+		if len(b) < n {
+			return 0, errMalformed
+		}
+		return n, nil
+	}
+	lenPrefixed := func(extra int) (int, error) {
+		if len(b) < 4 {
+			return 0, errMalformed
+		}
+		n := int(int32(binary.LittleEndian.Uint32(b))) + extra
+		if n < 4+extra || n > len(b) {
+			return 0, errMalformed
+		}
+		return n, nil
+	}
+	switch t {
+	case bson.TypeDouble, bson.TypeDateTime, bson.TypeTimestamp, bson.TypeInt64:
+		return fixed(8)
+	case bson.TypeString, bson.TypeJavaScript, bson.TypeSymbol:
+		n, err := lenPrefixed(4)
+		if err != nil || n < 5 || b[n-1] != 0 {
+			return 0, errMalformed
+		}
+		return n, nil
+	case bson.TypeEmbeddedDocument, bson.TypeArray, bson.TypeCodeWithScope:
+		n, err := lenPrefixed(0)
+		if err != nil || n < 5 {
+			return 0, errMalformed
+		}
+		return n, nil
+	case bson.TypeBinary:
+		n, err := lenPrefixed(5)
+		if err != nil {
+			return 0, errMalformed
+		}
+		return n, nil
+	case bson.TypeUndefined, bson.TypeNull, bson.TypeMinKey, bson.TypeMaxKey:
+		return 0, nil
+	case bson.TypeObjectID:
+		return fixed(12)
+	case bson.TypeBoolean:
+		return fixed(1)
+	case bson.TypeRegex:
+		a := indexByte(b, 0)
+		if a < 0 {
+			return 0, errMalformed
+		}
+		o := indexByte(b[a+1:], 0)
+		if o < 0 {
+			return 0, errMalformed
+		}
+		return a + 1 + o + 1, nil
+	case bson.TypeDBPointer:
+		n, err := lenPrefixed(4)
+		if err != nil || n+12 > len(b) {
+			return 0, errMalformed
+		}
+		return n + 12, nil
+	case bson.TypeInt32:
+		return fixed(4)
+	case bson.TypeDecimal128:
+		return fixed(16)
+	}
+	return 0, fmt.Errorf("%w: unknown element type 0x%02x", errMalformed, byte(t))
+}
+
+// replaceEncrypted appends to dst a copy of doc where every binary subtype 6 value for which
+// repl returns ok is replaced by the value it returns.
+func replaceEncrypted(dst, doc []byte, depth int, repl func(data []byte) (bson.RawValue, bool, error)) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	err := walkElems(doc, depth, func(t bson.Type, key, val []byte) error {
+		switch t {
+		case bson.TypeBinary:
+			if val[4] == 6 {
+				v, ok, err := repl(val[5:])
+				if err != nil {
+					return err
+				}
+				if ok {
+					dst = append(dst, byte(v.Type))
+					dst = append(dst, key...)
+					dst = append(dst, 0)
+					dst = append(dst, v.Value...)
+					return nil
+				}
+			}
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			dst = append(dst, byte(t))
+			dst = append(dst, key...)
+			dst = append(dst, 0)
+			var err error
+			dst, err = replaceEncrypted(dst, val, depth+1, repl)
+			return err
+		}
+		dst = append(dst, byte(t))
+		dst = append(dst, key...)
+		dst = append(dst, 0)
+		dst = append(dst, val...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, 0)
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start))
+	return dst, nil
+}
