@@ -118,4 +118,3 @@ func rawValue(t testing.TB, v any) bson.RawValue {
 	}
 	return bson.RawValue{Type: typ, Value: data}
 }
-
