@@ -3,6 +3,7 @@ package text
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -240,17 +241,18 @@ func substringSet(base *baseString, unfoldedBytes, mlen, lb, ub uint32, msize *u
 	total := substringCount(padded, lb, ub)
 	n := base.runes()
 
-	type item struct {
-		value  string
-		bucket uint16
-	}
-	var items []item
+	var items []substringItem
 	if n >= lb {
-		items = make([]item, 0, min(substringCount(n, lb, ub), 1<<20))
-		seen := make(map[string]struct{}, cap(items))
+		// Distinct substrings are found with an open-addressing table keyed
+		// by the FNV-1a hash, which is computed incrementally as a substring
+		// grows; bytes are compared only when hashes match.
+		want := substringCount(n, lb, ub)
+		items = make([]substringItem, 0, want)
+		tableBits := bits.Len64(want) + 1
+		table := make([]uint32, 1<<tableBits) // item index + 1; 0 is empty
+		mask := uint32(len(table) - 1)
 		for i := uint32(0); i+lb <= n; i++ {
 			start := base.offsets[i]
-			// Hash the bytes of [i, i+lb) then extend one code point at a time.
 			h := uint32(fnvOffset)
 			pos := start
 			for j := i + lb; j <= min(n, i+ub); j++ {
@@ -259,18 +261,27 @@ func substringSet(base *baseString, unfoldedBytes, mlen, lb, ub uint32, msize *u
 					h = (h ^ uint32(base.buf[pos])) * fnvPrime
 				}
 				s := base.buf[start:end]
-				if _, dup := seen[s]; dup {
-					continue
+				slot := (h * 0x9E3779B1) >> (32 - tableBits) & mask
+				for {
+					k := table[slot]
+					if k == 0 {
+						items = append(items, substringItem{start: start, end: end, hash: h})
+						table[slot] = uint32(len(items))
+						break
+					}
+					it := &items[k-1]
+					if it.hash == h && it.end-it.start == end-start && base.buf[it.start:it.end] == s {
+						break // duplicate
+					}
+					slot = (slot + 1) & mask
 				}
-				seen[s] = struct{}{}
-				items = append(items, item{value: s, bucket: uint16(h % substringBuckets)})
 			}
 		}
 	}
 	// Stable counting sort by bucket.
 	var counts [substringBuckets + 1]uint32
 	for _, it := range items {
-		counts[it.bucket+1]++
+		counts[it.hash%substringBuckets+1]++
 	}
 	for b := 1; b <= substringBuckets; b++ {
 		counts[b] += counts[b-1]
@@ -282,14 +293,21 @@ func substringSet(base *baseString, unfoldedBytes, mlen, lb, ub uint32, msize *u
 	}
 	set := make([]Entry, size)
 	for _, it := range items {
-		set[counts[it.bucket]] = Entry{Value: it.value, Count: 1}
-		counts[it.bucket]++
+		b := it.hash % substringBuckets
+		set[counts[b]] = Entry{Value: base.buf[it.start:it.end], Count: 1}
+		counts[b]++
 	}
 	if total != real {
 		set[real] = Entry{Value: base.buf, Count: uint32(total - real)}
 	}
 	*msize += total
 	return set
+}
+
+// substringItem is a distinct substring: its byte range in the base string
+// and its FNV-1a hash.
+type substringItem struct {
+	start, end, hash uint32
 }
 
 // StrQuery returns the folded string a find payload is derived from, exactly
