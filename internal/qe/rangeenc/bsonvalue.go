@@ -22,7 +22,9 @@ type Index struct {
 }
 
 // options returns the hypergraph options of idx.
-func (idx Index) options() Options { return Options{Sparsity: idx.Sparsity, TrimFactor: idx.TrimFactor} }
+func (idx Index) options() Options {
+	return Options{Sparsity: idx.Sparsity, TrimFactor: idx.TrimFactor}
+}
 
 // typeName names a BSON type in error messages.
 func typeName(t bson.Type) string {
