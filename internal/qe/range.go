@@ -3,7 +3,6 @@ package qe
 import (
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/qe/rangeenc"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -227,56 +226,16 @@ func parseEdgesInfo(v bsoncore.Value) (*rangeEdgesInfo, error) {
 	return info, nil
 }
 
-// sameType checks that every value has the type of the first, naming the fields otherwise.
-func sameType(names []string, vals ...bsoncore.Value) error {
-	for i := 1; i < len(vals); i++ {
-		if vals[i].Type != vals[0].Type {
-			return fmt.Errorf("qe: range %s (%s) and %s (%s) must have the same BSON type",
-				names[0], typeName(vals[0].Type), names[i], typeName(vals[i].Type))
-		}
-	}
-	return nil
+// rawValue converts a bsoncore value to the driver's RawValue.
+func rawValue(v bsoncore.Value) bson.RawValue {
+	return bson.RawValue{Type: bson.Type(v.Type), Value: v.Data}
 }
 
-func decimal128Of(v bsoncore.Value) bson.Decimal128 {
-	h, l, _ := v.Decimal128OK()
-	return bson.NewDecimal128(h, l)
-}
-
-// rangeEdges returns the edges of a range insert, as libmongocrypt's get_edges: doubles and
+// rangeEdges returns the edges of a range insert (libmongocrypt's get_edges): doubles and
 // decimals use min, max and precision only when precision is set.
 func rangeEdges(s *rangeInsertSpec, sparsity int64) (*rangeenc.EdgeSet, error) {
-	if err := sameType([]string{"value", "min", "max"}, s.v, s.min, s.max); err != nil {
-		return nil, err
-	}
-	var enc rangeenc.Encoded
-	var err error
-	switch s.v.Type {
-	case bsoncore.TypeInt32:
-		enc, err = rangeenc.EncodeInt32(s.v.Int32(), &rangeenc.Int32Bounds{Min: s.min.Int32(), Max: s.max.Int32()})
-	case bsoncore.TypeInt64:
-		enc, err = rangeenc.EncodeInt64(s.v.Int64(), &rangeenc.Int64Bounds{Min: s.min.Int64(), Max: s.max.Int64()})
-	case bsoncore.TypeDateTime:
-		enc, err = rangeenc.EncodeInt64(s.v.DateTime(), &rangeenc.Int64Bounds{Min: s.min.DateTime(), Max: s.max.DateTime()})
-	case bsoncore.TypeDouble:
-		var b *rangeenc.DoubleBounds
-		if s.precision != nil {
-			b = &rangeenc.DoubleBounds{Min: s.min.Double(), Max: s.max.Double(), Precision: *s.precision}
-		}
-		enc, err = rangeenc.EncodeDouble(s.v.Double(), b)
-	case bsoncore.TypeDecimal128:
-		var b *rangeenc.Decimal128Bounds
-		if s.precision != nil {
-			b = &rangeenc.Decimal128Bounds{Min: decimal128Of(s.min), Max: decimal128Of(s.max), Precision: *s.precision}
-		}
-		enc, err = rangeenc.EncodeDecimal128(decimal128Of(s.v), b)
-	default:
-		return nil, fmt.Errorf("qe: unsupported BSON type: %s for range", typeName(s.v.Type))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("qe: range insert: %w", err)
-	}
-	edges, err := enc.Edges(rangeenc.Options{Sparsity: sparsity, TrimFactor: s.trimFactor})
+	edges, err := rangeenc.EdgesForInsert(rawValue(s.v), rangeenc.Index{
+		Min: rawValue(s.min), Max: rawValue(s.max), Precision: s.precision, Sparsity: sparsity, TrimFactor: s.trimFactor})
 	if err != nil {
 		return nil, fmt.Errorf("qe: range insert: %w", err)
 	}
@@ -362,63 +321,15 @@ func (p *findRangePayload) marshal() []byte {
 	return doc
 }
 
-// isInfiniteDouble reports whether v is a double infinity, the open end of a query range.
-func isInfiniteDouble(v bsoncore.Value) bool {
-	f, ok := v.DoubleOK()
-	return ok && math.IsInf(f, 0)
-}
-
-// rangeMincover returns the mincover of a range find, as libmongocrypt's
-// mc_get_mincover_from_FLE2RangeFindSpec: infinite bounds stand for the index bounds,
-// included.
+// rangeMincover returns the mincover of a range find (libmongocrypt's
+// mc_get_mincover_from_FLE2RangeFindSpec): an infinite double bound stands for the index
+// bound, included.
 func rangeMincover(info *rangeEdgesInfo, sparsity int64) (*rangeenc.Mincover, error) {
-	if info.indexMin.Type != info.indexMax.Type {
-		return nil, fmt.Errorf("qe: indexMin and indexMax must have the same type. Got: %s indexMin and %s indexMax",
-			typeName(info.indexMin.Type), typeName(info.indexMax.Type))
-	}
-	lo, hi := info.lowerBound, info.upperBound
-	loIn, hiIn := info.lbIncluded, info.ubIncluded
-	if isInfiniteDouble(lo) {
-		lo, loIn = info.indexMin, true
-	}
-	if isInfiniteDouble(hi) {
-		hi, hiIn = info.indexMax, true
-	}
-	t := info.indexMin.Type
-	if lo.Type != t {
-		return nil, fmt.Errorf("qe: expected lowerBound to match index type %s, got %s", typeName(t), typeName(lo.Type))
-	}
-	if hi.Type != t {
-		return nil, fmt.Errorf("qe: expected upperBound to match index type %s, got %s", typeName(t), typeName(hi.Type))
-	}
-	o := rangeenc.Options{Sparsity: sparsity, TrimFactor: info.trimFactor}
-	var mc *rangeenc.Mincover
-	var err error
-	switch t {
-	case bsoncore.TypeInt32:
-		mc, err = rangeenc.MincoverInt32(rangeenc.Interval[int32]{Lower: lo.Int32(), Upper: hi.Int32(), IncludeLower: loIn, IncludeUpper: hiIn},
-			&rangeenc.Int32Bounds{Min: info.indexMin.Int32(), Max: info.indexMax.Int32()}, o)
-	case bsoncore.TypeInt64:
-		mc, err = rangeenc.MincoverInt64(rangeenc.Interval[int64]{Lower: lo.Int64(), Upper: hi.Int64(), IncludeLower: loIn, IncludeUpper: hiIn},
-			&rangeenc.Int64Bounds{Min: info.indexMin.Int64(), Max: info.indexMax.Int64()}, o)
-	case bsoncore.TypeDateTime:
-		mc, err = rangeenc.MincoverInt64(rangeenc.Interval[int64]{Lower: lo.DateTime(), Upper: hi.DateTime(), IncludeLower: loIn, IncludeUpper: hiIn},
-			&rangeenc.Int64Bounds{Min: info.indexMin.DateTime(), Max: info.indexMax.DateTime()}, o)
-	case bsoncore.TypeDouble:
-		var b *rangeenc.DoubleBounds
-		if info.precision != nil {
-			b = &rangeenc.DoubleBounds{Min: info.indexMin.Double(), Max: info.indexMax.Double(), Precision: *info.precision}
-		}
-		mc, err = rangeenc.MincoverDouble(rangeenc.Interval[float64]{Lower: lo.Double(), Upper: hi.Double(), IncludeLower: loIn, IncludeUpper: hiIn}, b, o)
-	case bsoncore.TypeDecimal128:
-		var b *rangeenc.Decimal128Bounds
-		if info.precision != nil {
-			b = &rangeenc.Decimal128Bounds{Min: decimal128Of(info.indexMin), Max: decimal128Of(info.indexMax), Precision: *info.precision}
-		}
-		mc, err = rangeenc.MincoverDecimal128(rangeenc.Interval[bson.Decimal128]{Lower: decimal128Of(lo), Upper: decimal128Of(hi), IncludeLower: loIn, IncludeUpper: hiIn}, b, o)
-	default:
-		return nil, fmt.Errorf("qe: FLE2 find is not supported for type: %s", typeName(t))
-	}
+	mc, err := rangeenc.MincoverForFind(
+		rangeenc.Interval[bson.RawValue]{Lower: rawValue(info.lowerBound), Upper: rawValue(info.upperBound),
+			IncludeLower: info.lbIncluded, IncludeUpper: info.ubIncluded},
+		rangeenc.Index{Min: rawValue(info.indexMin), Max: rawValue(info.indexMax), Precision: info.precision,
+			Sparsity: sparsity, TrimFactor: info.trimFactor})
 	if err != nil {
 		return nil, fmt.Errorf("qe: range find: %w", err)
 	}
