@@ -190,6 +190,14 @@ func (c *credentialChain) fromWebIdentity(ctx context.Context) (*Credentials, er
 	if err != nil {
 		return nil, err
 	}
+	return parseSTSReply(what, body)
+}
+
+// parseSTSReply reads an AssumeRoleWithWebIdentity JSON reply:
+//
+//	{"AssumeRoleWithWebIdentityResponse": {"AssumeRoleWithWebIdentityResult": {"Credentials":
+//	    {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}}}}
+func parseSTSReply(what string, body []byte) (*Credentials, error) {
 	var r struct {
 		Response struct {
 			Result struct {

@@ -2,7 +2,6 @@ package aws
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,13 +50,14 @@ func FuzzCredentialReplies(f *testing.F) {
 	f.Add([]byte(`{"Code":"Success","AccessKeyId":"a","SecretAccessKey":"s","Token":"t","Expiration":"2030-01-02T03:04:05Z"}`))
 	f.Add([]byte(`{"AccessKeyId":"a","SecretAccessKey":"s","Expiration":1900000000}`))
 	f.Add([]byte(`{"AccessKeyId":"a"}`))
+	f.Add([]byte(`{"AssumeRoleWithWebIdentityResponse":{"AssumeRoleWithWebIdentityResult":{"Credentials":{"AccessKeyId":"a","SecretAccessKey":"s","SessionToken":"t","Expiration":1900000000}}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := parseInstanceCredentials("x", body)
-		if err == nil && (c.AccessKeyID == "" || c.SecretAccessKey == "") {
-			t.Fatal("credentials without keys")
+		for _, parse := range []func(string, []byte) (*Credentials, error){parseInstanceCredentials, parseSTSReply} {
+			c, err := parse("x", body)
+			if err == nil && (c.AccessKeyID == "" || c.SecretAccessKey == "") {
+				t.Fatal("credentials without keys")
+			}
 		}
-		var v any
-		_ = json.Unmarshal(body, &v)
 	})
 }
 
