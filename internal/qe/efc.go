@@ -283,3 +283,34 @@ func (e *EncryptedFields) CompactionTokens(keys KeyFunc) (bson.Raw, error) {
 	doc, _ = bsoncore.AppendDocumentEnd(doc, idx)
 	return bson.Raw(doc), nil
 }
+
+// WithStrEncodeVersion returns the encryptedFields document of a create command as
+// libmongocrypt sends it (_fle2_fixup_encryptedFields_strEncodeVersion): when it has no
+// strEncodeVersion and e (the collection's parsed encryptedFields) has a non-zero one,
+// strEncodeVersion: e.StrEncodeVersion (int32) is appended; when it has one, it must be an
+// int32 equal to e's. Otherwise doc is returned unchanged.
+func (e *EncryptedFields) WithStrEncodeVersion(doc bson.Raw) (bson.Raw, error) {
+	if err := validateDocument(doc); err != nil {
+		return nil, fmt.Errorf("qe: encryptedFields: %w", err)
+	}
+	v, err := bsoncore.Document(doc).LookupErr("strEncodeVersion")
+	if err == nil {
+		n, ok := v.Int32OK()
+		if !ok {
+			return nil, fmt.Errorf("qe: expected 'strEncodeVersion' to be type int32, got: %s", typeName(v.Type))
+		}
+		if n != e.StrEncodeVersion {
+			return nil, fmt.Errorf("qe: 'strEncodeVersion' of %d does not match the encryptedFields strEncodeVersion of %d", n, e.StrEncodeVersion)
+		}
+		return doc, nil
+	}
+	if e.StrEncodeVersion == 0 {
+		return doc, nil
+	}
+	out := make([]byte, 0, len(doc)+len("strEncodeVersion")+6)
+	out = append(out, doc[:len(doc)-1]...)
+	out = bsoncore.AppendInt32Element(out, "strEncodeVersion", e.StrEncodeVersion)
+	out = append(out, 0)
+	bsoncore.UpdateLength(out, 0, int32(len(out)))
+	return bson.Raw(out), nil
+}

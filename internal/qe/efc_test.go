@@ -183,3 +183,42 @@ func FuzzParseEncryptedFields(f *testing.F) {
 		}
 	})
 }
+
+// TestWithStrEncodeVersion checks the encryptedFields of libmongocrypt's create test folders:
+// the command's encryptedFields, fixed with the collection's parsed encryptedFields (from
+// encrypted-field-config-map.json), is what libmongocrypt sends.
+func TestWithStrEncodeVersion(t *testing.T) {
+	for _, dir := range []string{
+		"fle2-text-search-create-encrypted-collection",
+		"fle2-text-search-create-encrypted-collection-with-str-encode-version",
+		"fle2-create-encrypted-collection",
+		"fle2-create-encrypted-collection-with-str-encode-version",
+	} {
+		t.Run(dir, func(t *testing.T) {
+			efcMap := readExtJSON(t, filepath.Join("testdata", dir, "encrypted-field-config-map.json"))
+			efc, err := ParseEncryptedFields(efcMap.Lookup("db.coll").Document())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := readExtJSON(t, filepath.Join("testdata", dir, "cmd.json"))
+			got, err := efc.WithStrEncodeVersion(cmd.Lookup("encryptedFields").Document())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readExtJSON(t, filepath.Join("testdata", dir, "encrypted-payload.json")).Lookup("encryptedFields").Document()
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %s\nwant %s", got, want)
+			}
+		})
+	}
+	// strEncodeVersion 99 is refused by the parser, and a mismatch by WithStrEncodeVersion.
+	bad := readExtJSON(t, "testdata/fle2-bad-str-encode-version/bad-create-cmd.json").Lookup("encryptedFields").Document()
+	badMap := readExtJSON(t, "testdata/fle2-bad-str-encode-version/bad-encrypted-field-config-map.json").Lookup("db.test").Document()
+	if _, err := ParseEncryptedFields(badMap); err == nil || !strings.Contains(err.Error(), "'strEncodeVersion' of 99 is not supported") {
+		t.Errorf("parse strEncodeVersion 99: err = %v", err)
+	}
+	efc := &EncryptedFields{StrEncodeVersion: 1}
+	if _, err := efc.WithStrEncodeVersion(bad); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("mismatch: err = %v", err)
+	}
+}
