@@ -91,11 +91,11 @@ func valueLen(t bson.Type, b []byte) (int, error) {
 		if len(b) < 4 {
 			return 0, errMalformed
 		}
-		n := int(int32(binary.LittleEndian.Uint32(b))) + extra
-		if n < 4+extra || n > len(b) {
+		l := int(int32(binary.LittleEndian.Uint32(b)))
+		if l < 0 || l+extra > len(b) {
 			return 0, errMalformed
 		}
-		return n, nil
+		return l + extra, nil
 	}
 	switch t {
 	case bson.TypeDouble, bson.TypeDateTime, bson.TypeTimestamp, bson.TypeInt64:
