@@ -69,8 +69,34 @@ func (c *FLE2CTR) Encrypt(dst, iv, plaintext []byte) ([]byte, error) {
 	}
 	ret, out := sliceForAppend(dst, fle2IVLen+len(plaintext))
 	copy(out, iv)
-	cipher.NewCTR(c.block, iv).XORKeyStream(out[fle2IVLen:], plaintext)
+	ctrXOR(c.block, iv, out[fle2IVLen:], plaintext)
 	return ret, nil
+}
+
+// shortCTR is the length up to which ctrXOR runs the counter by hand: the encrypted ESC tokens
+// (33 to 35 bytes) of range and text payloads, thousands per payload, then need no CTR state.
+const shortCTR = 4 * aes.BlockSize
+
+// ctrXOR sets dst to src XOR the AES-CTR key stream of iv, a 128-bit big-endian counter
+// incremented per block, as crypto/cipher's CTR does.
+func ctrXOR(b cipher.Block, iv, dst, src []byte) {
+	if len(src) > shortCTR {
+		cipher.NewCTR(b, iv).XORKeyStream(dst, src)
+		return
+	}
+	var ctr, ks [aes.BlockSize]byte
+	copy(ctr[:], iv)
+	for len(src) > 0 {
+		b.Encrypt(ks[:], ctr[:])
+		n := subtle.XORBytes(dst, src, ks[:])
+		dst, src = dst[n:], src[n:]
+		for i := len(ctr) - 1; i >= 0; i-- {
+			ctr[i]++
+			if ctr[i] != 0 {
+				break
+			}
+		}
+	}
 }
 
 // Decrypt appends the plaintext of IV || S to dst. Without a MAC, a wrong key or altered
@@ -80,7 +106,7 @@ func (c *FLE2CTR) Decrypt(dst, ciphertext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("aead: input ciphertext too small, must be more than %d bytes, got %d", fle2IVLen, len(ciphertext))
 	}
 	ret, out := sliceForAppend(dst, len(ciphertext)-fle2IVLen)
-	cipher.NewCTR(c.block, ciphertext[:fle2IVLen]).XORKeyStream(out, ciphertext[fle2IVLen:])
+	ctrXOR(c.block, ciphertext[:fle2IVLen], out, ciphertext[fle2IVLen:])
 	return ret, nil
 }
 

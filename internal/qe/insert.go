@@ -32,6 +32,10 @@ func (s *tokenSet) appendTo(dst []byte, key string) []byte {
 	return dst
 }
 
+// tokenSetSize bounds the serialized size of one token set in an array: a document of four
+// binaries (three tokens and a 51-byte encrypted token) under a key of up to 6 digits.
+const tokenSetSize = 1 + 7 + 4 + 3*(1+2+4+1+TokenLen) + (1 + 2 + 4 + 1 + 51) + 1
+
 // appendTokenSets appends an array of token sets under key.
 func appendTokenSets(dst []byte, key string, sets []tokenSet) []byte {
 	idx, dst := bsoncore.AppendArrayElementStart(dst, key)
@@ -94,7 +98,11 @@ type insertPayload struct {
 
 // marshal returns the blob: subtype 11 followed by the BSON document.
 func (p *insertPayload) marshal() []byte {
-	idx, doc := bsoncore.AppendDocumentStart(make([]byte, 1, 512+len(p.value)+len(p.edges)*160))
+	sets := len(p.edges)
+	if p.text != nil {
+		sets += 1 + len(p.text.substrings) + len(p.text.suffixes) + len(p.text.prefixes)
+	}
+	idx, doc := bsoncore.AppendDocumentStart(make([]byte, 1, 512+len(p.value)+sets*tokenSetSize))
 	doc[0] = SubtypeInsertUpdatePayloadV2
 	doc = bsoncore.AppendBinaryElement(doc, "d", binaryGeneric, p.edc[:])
 	doc = bsoncore.AppendBinaryElement(doc, "s", binaryGeneric, p.esc[:])

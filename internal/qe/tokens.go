@@ -65,15 +65,19 @@ const (
 
 // prf computes HMAC-SHA-256 keyed by one token for many inputs, reusing one hash state.
 type prf struct {
-	h   hash.Hash
-	buf [8]byte
+	h    hash.Hash
+	used bool
+	buf  [8]byte
 }
 
 func newPRF(key []byte) *prf { return &prf{h: hmac.New(sha256.New, key)} }
 
 // data returns HMAC(key, v).
 func (p *prf) data(v []byte) Token {
-	p.h.Reset()
+	if p.used {
+		p.h.Reset()
+	}
+	p.used = true
 	p.h.Write(v)
 	var t Token
 	p.h.Sum(t[:0])
@@ -128,13 +132,53 @@ type valueTokens struct {
 
 // deriver derives value tokens of one index key, keeping the keyed hash states of the three
 // roots (EDC, ESC, ServerTokenDerivation or their text variants) so that range edges and text
-// substrings each cost six HMACs with no allocation of hash state.
+// substrings each cost five HMACs with no allocation of hash state.
 type deriver struct {
 	edc, esc, server *prf
+	oneShot          oneShotHMAC
 }
 
 func newDeriver(edcRoot, escRoot, serverRoot Token) *deriver {
-	return &deriver{edc: newPRF(edcRoot[:]), esc: newPRF(escRoot[:]), server: newPRF(serverRoot[:])}
+	return &deriver{edc: newPRF(edcRoot[:]), esc: newPRF(escRoot[:]), server: newPRF(serverRoot[:]), oneShot: newOneShotHMAC()}
+}
+
+// oneShotHMAC computes HMAC-SHA-256 (RFC 2104) under a different 32-byte key each time with
+// one reusable SHA-256 state: H((K ^ opad) || H((K ^ ipad) || m)), the key zero-padded to the
+// 64-byte block. It serves the contention factor step, whose key is the token just derived.
+type oneShotHMAC struct {
+	h   hash.Hash
+	pad [sha256.BlockSize]byte
+	sum [sha256.Size]byte
+	msg [8]byte
+}
+
+func newOneShotHMAC() oneShotHMAC { return oneShotHMAC{h: sha256.New()} }
+
+// u64 returns HMAC(key, n as a little-endian uint64).
+func (o *oneShotHMAC) u64(key Token, n uint64) Token {
+	const ipad, opad = 0x36, 0x5c
+	binary.LittleEndian.PutUint64(o.msg[:], n)
+	o.setPad(key, ipad)
+	o.h.Reset()
+	o.h.Write(o.pad[:])
+	o.h.Write(o.msg[:])
+	inner := o.h.Sum(o.sum[:0])
+	o.setPad(key, opad)
+	o.h.Reset()
+	o.h.Write(o.pad[:])
+	o.h.Write(inner)
+	var t Token
+	o.h.Sum(t[:0])
+	return t
+}
+
+func (o *oneShotHMAC) setPad(key Token, b byte) {
+	for i := range o.pad {
+		o.pad[i] = b
+	}
+	for i, k := range key {
+		o.pad[i] ^= k
+	}
 }
 
 // equalityDeriver derives the value tokens of equality and range payloads.
@@ -156,7 +200,7 @@ func (d *deriver) forFind(v []byte) valueTokens {
 // contention factor cf.
 func (d *deriver) forInsert(v []byte, cf uint64) valueTokens {
 	t := d.forFind(v)
-	t.edc = hmacU64(t.edc[:], cf)
-	t.esc = hmacU64(t.esc[:], cf)
+	t.edc = d.oneShot.u64(t.edc, cf)
+	t.esc = d.oneShot.u64(t.esc, cf)
 	return t
 }

@@ -1,6 +1,11 @@
 package qe
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -113,5 +118,21 @@ func TestTokenVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOneShotHMAC compares the reusable-state HMAC of the contention factor step with
+// crypto/hmac for random keys and factors.
+func TestOneShotHMAC(t *testing.T) {
+	o := newOneShotHMAC()
+	for i := 0; i < 200; i++ {
+		var key Token
+		rand.Read(key[:])
+		n := uint64(i) * 0x9e3779b97f4a7c15
+		m := hmac.New(sha256.New, key[:])
+		binary.Write(m, binary.LittleEndian, n)
+		if got, want := o.u64(key, n), m.Sum(nil); !bytes.Equal(got[:], want) {
+			t.Fatalf("key %x n %d: got %x want %x", key, n, got, want)
+		}
 	}
 }
