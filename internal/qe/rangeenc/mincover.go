@@ -39,8 +39,6 @@ type mincoverGen struct {
 	maxlen     int
 	sparsity   int64
 	trimFactor int32
-	out        []string
-	overflow   bool
 }
 
 // stored reports whether blocks of 2^masked values are kept as edges: leaves
@@ -50,33 +48,58 @@ func (g *mincoverGen) stored(masked int) bool {
 	return masked == 0 || (level >= int64(g.trimFactor) && level%g.sparsity == 0)
 }
 
-// edge names the block starting at start with masked free low bits.
-func (g *mincoverGen) edge(start U128, masked int) string {
-	if masked == g.maxlen {
-		return Root
-	}
-	return start.shr(uint(masked)).lowBits(g.maxlen - masked)
-}
-
-func (g *mincoverGen) walk(start U128, masked int) {
-	if g.overflow {
-		return
-	}
+// walk visits, in ascending order, the blocks of the mincover below the block
+// starting at start with masked free low bits; it stops as soon as visit
+// returns false, and then returns false.
+func (g *mincoverGen) walk(start U128, masked int, visit func(start U128, masked int) bool) bool {
 	end := start.or(maxU128.shr(uint(128 - masked))) // low masked bits set
 	if end.Cmp(g.lo) < 0 || start.Cmp(g.hi) > 0 {
-		return
+		return true
 	}
 	if start.Cmp(g.lo) >= 0 && end.Cmp(g.hi) <= 0 && g.stored(masked) {
-		if len(g.out) == MaxMincoverLen {
-			g.overflow = true
-			return
-		}
-		g.out = append(g.out, g.edge(start, masked))
-		return
+		return visit(start, masked)
 	}
 	// Not reachable with masked == 0: a single value inside [lo, hi] is stored.
-	g.walk(start, masked-1)
-	g.walk(start.or(U128{Lo: 1}.shl(uint(masked-1))), masked-1)
+	return g.walk(start, masked-1, visit) &&
+		g.walk(start.or(U128{Lo: 1}.shl(uint(masked-1))), masked-1, visit)
+}
+
+// strings returns the mincover strings, or ok false when there are more than
+// MaxMincoverLen of them. A first walk counts them (and stops early past the
+// cap), a second writes them all into one buffer.
+func (g *mincoverGen) strings() (out []string, ok bool) {
+	n, size := 0, 0
+	g.walk(U128{}, g.maxlen, func(_ U128, masked int) bool {
+		n++
+		if masked == g.maxlen {
+			size += len(Root)
+		} else {
+			size += g.maxlen - masked
+		}
+		return n <= MaxMincoverLen
+	})
+	if n > MaxMincoverLen {
+		return nil, false
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, 0, n)
+	g.walk(U128{}, g.maxlen, func(start U128, masked int) bool {
+		if masked == g.maxlen {
+			buf = append(buf, Root...)
+		} else {
+			buf = start.shr(uint(masked)).appendLowBits(buf, g.maxlen-masked)
+		}
+		ends = append(ends, len(buf))
+		return true
+	})
+	all := string(buf)
+	out = make([]string, len(ends))
+	prev := 0
+	for i, e := range ends {
+		out[i] = all[prev:e]
+		prev = e
+	}
+	return out, true
 }
 
 // mincoverEncoded computes the mincover of the encoded range [lo, hi]
@@ -97,12 +120,12 @@ func mincoverEncoded(lo, hi, max U128, o Options) (*Mincover, error) {
 		return nil, err
 	}
 	g := &mincoverGen{lo: lo, hi: hi, maxlen: maxlen, sparsity: o.Sparsity, trimFactor: tf}
-	g.walk(U128{}, maxlen)
-	if g.overflow {
+	out, ok := g.strings()
+	if !ok {
 		return nil, errorf(ErrTooManyEdges, "the query range needs more than %d mincover strings (sparsity %d, trimFactor %d)",
 			MaxMincoverLen, o.Sparsity, tf)
 	}
-	return &Mincover{Edges: g.out, TrimFactor: tf}, nil
+	return &Mincover{Edges: out, TrimFactor: tf}, nil
 }
 
 // mincoverOf excludes excluded ends from the encoded bounds, then computes the

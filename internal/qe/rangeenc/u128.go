@@ -128,12 +128,14 @@ func u128FromBig(b *big.Int) U128 {
 
 // lowBits writes the n least significant bits of x, most significant first,
 // as '0'/'1' characters.
-func (x U128) lowBits(n int) string {
-	b := make([]byte, n)
-	for i := 0; i < n; i++ {
-		b[i] = '0' + x.bit(uint(n-1-i))
+func (x U128) lowBits(n int) string { return string(x.appendLowBits(make([]byte, 0, n), n)) }
+
+// appendLowBits appends lowBits(n) to b.
+func (x U128) appendLowBits(b []byte, n int) []byte {
+	for i := n - 1; i >= 0; i-- {
+		b = append(b, '0'+x.bit(uint(i)))
 	}
-	return string(b)
+	return b
 }
 
 // maxU128 is 2^128 - 1.
