@@ -95,7 +95,7 @@ func encodedRange(a, b Encoded, inclLo, inclHi bool) (lo, hi U128, ok bool) {
 
 func FuzzMincoverInt64(f *testing.F) {
 	seeds := []struct {
-		lower, upper, min, max int64
+		lower, upper, min, max  int64
 		inclLo, inclHi, bounded bool
 		sparsity                int64
 		tf                      int32
