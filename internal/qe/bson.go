@@ -166,10 +166,5 @@ func uuidField(v bsoncore.Value, what, key string) (KeyID, error) {
 	return KeyID(data), nil
 }
 
-// appendValueElement appends key: v to a document under construction.
-func appendValueElement(dst []byte, key string, v bsoncore.Value) []byte {
-	return bsoncore.AppendValueElement(dst, key, v)
-}
-
 // typeName names a BSON type as libmongocrypt's mc_bson_type_to_string does in messages.
 func typeName(t bsoncore.Type) string { return t.String() }

@@ -191,7 +191,7 @@ func parseEncryptedField(fd bsoncore.Document) (EncryptedField, error) {
 	}
 	if f.Queries&QueryRangePreview != 0 {
 		return f, fmt.Errorf("qe: Cannot use field '%s' with 'rangePreview' queries. 'rangePreview' is unsupported. "+
-			"Use 'range' instead. 'range' is not compatible with 'rangePreview' and requires recreating the collection.", f.Path)
+			"Use 'range' instead. 'range' is not compatible with 'rangePreview' and requires recreating the collection", f.Path)
 	}
 	return f, nil
 }

@@ -285,7 +285,7 @@ func explicitPlaceholder(value bson.RawValue, userKey, indexKey KeyID, opts *opt
 		return nil, err
 	}
 	if r.query == queryRange {
-		return nil, errors.New("qe: Encrypt may not be used for range queries. Use EncryptExpression.")
+		return nil, errors.New("qe: Encrypt may not be used for range queries. Use EncryptExpression")
 	}
 	p := &Placeholder{Type: PlaceholderInsert, Algorithm: r.algorithm, IndexKeyID: indexKey, UserKeyID: userKey, Value: value}
 	if r.query != queryNone {

@@ -53,7 +53,7 @@ func TestExplicitOptionErrors(t *testing.T) {
 		{options.EncryptOptions{Algorithm: "String", ContentionFactor: cf}, rawString("x"), "string opts are required for string algorithm"},
 		{options.EncryptOptions{Algorithm: "Indexed", QueryType: "range", ContentionFactor: cf}, rawInt32(1), "query_type (Range) must match index_type (Equality)"},
 		{options.EncryptOptions{Algorithm: "Range", QueryType: "equality", ContentionFactor: cf, RangeOptions: ranges}, rawInt32(1), "query_type (Equality) must match index_type (Range)"},
-		{options.EncryptOptions{Algorithm: "Range", QueryType: "range", ContentionFactor: cf, RangeOptions: ranges}, rawInt32(1), "Encrypt may not be used for range queries. Use EncryptExpression."},
+		{options.EncryptOptions{Algorithm: "Range", QueryType: "range", ContentionFactor: cf, RangeOptions: ranges}, rawInt32(1), "Encrypt may not be used for range queries. Use EncryptExpression"},
 		{options.EncryptOptions{Algorithm: "Indexed", ContentionFactor: cf}, bson.RawValue{Type: bson.TypeNull}, "invalid for encryption"},
 		{options.EncryptOptions{Algorithm: "Unindexed"}, bson.RawValue{Type: bson.TypeMinKey}, "invalid for encryption"},
 		{options.EncryptOptions{Algorithm: "Unindexed"}, bson.RawValue{Type: bson.TypeBinary, Value: bsoncore.AppendBinary(nil, 6, []byte{1})}, "BSON binary subtype 6 is invalid for encryption"},
@@ -202,7 +202,7 @@ func TestEncryptExpressionErrors(t *testing.T) {
 	}
 	eq := &options.EncryptOptions{Algorithm: "Indexed", QueryType: "equality", ContentionFactor: i64(0)}
 	if _, err := EncryptExpression(extJSON(t, `{"$and": []}`), key12345678, eq, keys, nil); err == nil ||
-		!strings.Contains(err.Error(), "EncryptExpression may only be used for range queries.") {
+		!strings.Contains(err.Error(), "EncryptExpression may only be used for range queries") {
 		t.Errorf("equality expression: err = %v", err)
 	}
 	if _, err := EncryptExpression(bson.Raw{5, 0, 0}, key12345678, opts, keys, nil); err == nil {

@@ -283,7 +283,7 @@ func encryptExpression(expr bson.Raw, userKey, indexKey KeyID, opts *options.Enc
 		return nil, err
 	}
 	if r.query != queryRange {
-		return nil, errors.New("qe: EncryptExpression may only be used for range queries.")
+		return nil, errors.New("qe: EncryptExpression may only be used for range queries")
 	}
 	if err := validateDocument(expr); err != nil {
 		return nil, fmt.Errorf("%s: %w", exprErr, err)

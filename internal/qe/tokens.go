@@ -40,27 +40,26 @@ type Token [TokenLen]byte
 
 // Constants of the derivation chain.
 const (
-	labelCollectionsLevel1       = 1
-	labelServerTokenDerivation   = 2
-	labelServerDataEncryption    = 3
-	labelEDC                     = 1
-	labelESC                     = 2
-	labelECC                     = 3
-	labelECOC                    = 4
-	labelTwiceDerivedTag         = 1 // EDCTwiceDerivedToken and ESCTwiceDerivedTagToken
-	labelTwiceDerivedValue       = 2
-	labelServerCountAndContent   = 1
-	labelServerZeros             = 2
-	labelAnchorPaddingKey        = 1
-	labelAnchorPaddingValue      = 2
-	anchorPaddingRootInputLen    = 17 // zero bytes hashed under the ESCToken
-	labelTextExact               = 1
-	labelTextSubstring           = 2
-	labelTextSuffix              = 3
-	labelTextPrefix              = 4
-	tokenKeyOffset               = 64 // TokenKey = data key [64:96]
-	dataKeyLen                   = 96
-	contentionFactorEncodedBytes = 8
+	labelCollectionsLevel1     = 1
+	labelServerTokenDerivation = 2
+	labelServerDataEncryption  = 3
+	labelEDC                   = 1
+	labelESC                   = 2
+	labelECC                   = 3
+	labelECOC                  = 4
+	labelTwiceDerivedTag       = 1 // EDCTwiceDerivedToken and ESCTwiceDerivedTagToken
+	labelTwiceDerivedValue     = 2
+	labelServerCountAndContent = 1
+	labelServerZeros           = 2
+	labelAnchorPaddingKey      = 1
+	labelAnchorPaddingValue    = 2
+	anchorPaddingRootInputLen  = 17 // zero bytes hashed under the ESCToken
+	labelTextExact             = 1
+	labelTextSubstring         = 2
+	labelTextSuffix            = 3
+	labelTextPrefix            = 4
+	tokenKeyOffset             = 64 // TokenKey = data key [64:96]
+	dataKeyLen                 = 96
 )
 
 // prf computes HMAC-SHA-256 keyed by one token for many inputs, reusing one hash state.
