@@ -222,3 +222,30 @@ func TestWithStrEncodeVersion(t *testing.T) {
 		t.Errorf("mismatch: err = %v", err)
 	}
 }
+
+// TestParseEncryptedFieldsMaps parses the encryptedFieldsMap files of
+// fle2-insert-text-search-preview (prefixPreview and suffixPreview are accepted aliases) and
+// fle2-duplicate-keyaltname (refused).
+func TestParseEncryptedFieldsMaps(t *testing.T) {
+	for file, want := range map[string]QueryTypes{
+		"encrypted-field-map-prefixPreview.json": QueryPrefixPreview,
+		"encrypted-field-map-suffixPreview.json": QuerySuffixPreview,
+	} {
+		m := readExtJSON(t, filepath.Join("testdata/fle2-insert-text-search-preview", file))
+		efc, err := ParseEncryptedFields(m.Lookup("db.test").Document())
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(efc.Fields) != 1 || efc.Fields[0].Queries != want || efc.StrEncodeVersion != LatestStrEncodeVersion {
+			t.Errorf("%s: %+v", file, efc)
+		}
+	}
+	m := readExtJSON(t, "testdata/fle2-duplicate-keyaltname/encrypted-field-config-map.json")
+	elems, _ := m.Elements()
+	if len(elems) != 1 {
+		t.Fatalf("expected one namespace")
+	}
+	if _, err := ParseEncryptedFields(elems[0].Value().Document()); err == nil || !strings.Contains(err.Error(), "duplicate keyAltName") {
+		t.Errorf("duplicate keyAltName: err = %v", err)
+	}
+}
