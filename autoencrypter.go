@@ -102,13 +102,7 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, 
 	if err != nil {
 		return nil, err
 	}
-	out, err := replaceEncrypted(make([]byte, 0, len(reply)), reply, 0, func(data []byte) (bson.RawValue, bool, error) {
-		if len(data) == 0 || ignoredSubtype(data[0]) {
-			return bson.RawValue{}, false, nil
-		}
-		v, err := decryptBlob(data, ks)
-		return v, err == nil, err
-	})
+	out, err := replaceEncrypted(make([]byte, 0, len(reply)), reply, 0, ks.appendDecrypted)
 	if err != nil {
 		return nil, err
 	}

@@ -201,8 +201,8 @@ func FuzzReplyWalk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n := 0
 		verr := visitEncrypted(b, func(data []byte) error { n++; return nil })
-		out, err := replaceEncrypted(nil, b, 0, func(data []byte) (bson.RawValue, bool, error) {
-			return replacement, len(data) > 0 && data[0] == 1, nil
+		out, err := replaceEncrypted(nil, b, 0, func(dst, data []byte) ([]byte, bson.Type, bool, error) {
+			return append(dst, replacement.Value...), replacement.Type, len(data) > 0 && data[0] == 1, nil
 		})
 		if (verr == nil) != (err == nil) {
 			t.Fatalf("the two walks disagree: %v / %v", verr, err)

@@ -85,13 +85,20 @@ func newEngine(kvClient *mongo.Client, c engineConfig) (*engine, error) {
 type keyRequest struct {
 	ids   map[[16]byte]struct{}
 	names map[string]struct{}
+	// last is the id added last: documents tend to use one key for many fields.
+	last    [16]byte
+	hasLast bool
 }
 
 func (r *keyRequest) addID(id [16]byte) {
+	if r.hasLast && r.last == id {
+		return
+	}
 	if r.ids == nil {
 		r.ids = map[[16]byte]struct{}{}
 	}
 	r.ids[id] = struct{}{}
+	r.last, r.hasLast = id, true
 }
 
 func (r *keyRequest) addName(n string) {
@@ -101,14 +108,19 @@ func (r *keyRequest) addName(n string) {
 	r.names[n] = struct{}{}
 }
 
-// keySet is the answer to a keyRequest.
+// keySet is the answer to a keyRequest. It serves one operation, in one goroutine.
 type keySet struct {
 	byID   map[[16]byte]*dataKey
 	byName map[string]*dataKey
+	last   *dataKey // the key found last
 }
 
 func (s *keySet) id(id [16]byte) (*dataKey, error) {
+	if s.last != nil && s.last.id == id {
+		return s.last, nil
+	}
 	if k, ok := s.byID[id]; ok {
+		s.last = k
 		return k, nil
 	}
 	return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}

@@ -148,26 +148,44 @@ func ignoredSubtype(st byte) bool {
 
 // decryptBlob decrypts a blob whose keys are in ks.
 func decryptBlob(blob []byte, ks *keySet) (bson.RawValue, error) {
-	switch blob[0] {
-	case fle1.SubtypeDeterministic, fle1.SubtypeRandom:
+	v, t, ok, err := ks.appendDecrypted(nil, blob)
+	if err != nil {
+		return bson.RawValue{}, err
+	}
+	if !ok {
+		return bson.RawValue{Type: bson.TypeBinary, Value: appendBinary(nil, blob)}, nil
+	}
+	return bson.RawValue{Type: t, Value: v}, nil
+}
+
+// appendDecrypted is the replacer of auto-decryption: it decrypts blob with a key of ks and
+// appends the value to dst; placeholders are left in place.
+func (ks *keySet) appendDecrypted(dst, blob []byte) ([]byte, bson.Type, bool, error) {
+	if len(blob) == 0 {
+		return nil, 0, false, &Error{Code: CodeCrypto, Err: errors.New("empty encrypted value")}
+	}
+	switch st := blob[0]; {
+	case ignoredSubtype(st):
+		return dst, 0, false, nil
+	case st == fle1.SubtypeDeterministic || st == fle1.SubtypeRandom:
 		bl, err := fle1.Parse(blob)
 		if err != nil {
-			return bson.RawValue{}, &Error{Code: CodeCrypto, Err: err}
+			return nil, 0, false, &Error{Code: CodeCrypto, Err: err}
 		}
 		k, err := ks.id(bl.KeyID)
 		if err != nil {
-			return bson.RawValue{}, err
+			return nil, 0, false, err
 		}
-		v, err := fle1.Decrypt(k.fle1, bl)
+		out, err := fle1.AppendDecrypt(dst, k.fle1, bl)
 		if err != nil {
 			if errors.Is(err, aead.ErrAuth) {
-				return bson.RawValue{}, &Error{Code: CodeCrypto, Message: "decrypting with key " + uuidString(bl.KeyID), Err: err}
+				return nil, 0, false, &Error{Code: CodeCrypto, Message: "decrypting with key " + uuidString(bl.KeyID), Err: err}
 			}
-			return bson.RawValue{}, &Error{Code: CodeCrypto, Err: err}
+			return nil, 0, false, &Error{Code: CodeCrypto, Err: err}
 		}
-		return v, nil
+		return out, bl.OriginalType, true, nil
 	}
-	return bson.RawValue{}, &Error{Code: CodeCrypto, Err: errors.New("unsupported encrypted value: blob subtype " + strconv.Itoa(int(blob[0])))}
+	return nil, 0, false, &Error{Code: CodeCrypto, Err: errors.New("unsupported encrypted value: blob subtype " + strconv.Itoa(int(blob[0])))}
 }
 
 // appendBinary appends the value bytes of a BSON binary of subtype 6 holding data.

@@ -148,26 +148,33 @@ func valueLen(t bson.Type, b []byte) (int, error) {
 	return 0, fmt.Errorf("%w: unknown element type 0x%02x", errMalformed, byte(t))
 }
 
+// replacer appends to dst the value bytes that replace an encrypted value whose data is data,
+// and returns the type of that value, or ok false to leave the encrypted value in place.
+type replacer func(dst, data []byte) (out []byte, t bson.Type, ok bool, err error)
+
 // replaceEncrypted appends to dst a copy of doc where every binary subtype 6 value for which
-// repl returns ok is replaced by the value it returns.
-func replaceEncrypted(dst, doc []byte, depth int, repl func(data []byte) (bson.RawValue, bool, error)) ([]byte, error) {
+// repl returns ok is replaced by the value it appends.
+func replaceEncrypted(dst, doc []byte, depth int, repl replacer) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	err := walkElems(doc, depth, func(t bson.Type, key, val []byte) error {
 		switch t {
 		case bson.TypeBinary:
 			if val[4] == 6 {
-				v, ok, err := repl(val[5:])
+				mark := len(dst)
+				dst = append(dst, 0) // the type, known after the value
+				dst = append(dst, key...)
+				dst = append(dst, 0)
+				out, vt, ok, err := repl(dst, val[5:])
 				if err != nil {
 					return err
 				}
 				if ok {
-					dst = append(dst, byte(v.Type))
-					dst = append(dst, key...)
-					dst = append(dst, 0)
-					dst = append(dst, v.Value...)
+					out[mark] = byte(vt)
+					dst = out
 					return nil
 				}
+				dst = dst[:mark]
 			}
 		case bson.TypeEmbeddedDocument, bson.TypeArray:
 			dst = append(dst, byte(t))

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unsafe"
 )
 
 // FLE1 key and output sizes.
@@ -181,26 +182,48 @@ func (k *FLE1) cbcEncrypt(iv, buf []byte) {
 	}
 }
 
-// cbcDecrypt decrypts src into dst (same length; they may be the same buffer) with AES-CBC
-// under iv.
+// cbcDecrypt decrypts src into dst (same length; dst may be src itself or overlap it) with
+// AES-CBC under iv.
 func (k *FLE1) cbcDecrypt(dst, iv, src []byte) {
-	if len(src) > shortCBC {
-		// Decrypt into a buffer of its own: dst may overlap src inexactly (in place, the
-		// plaintext lands where the IV was), which crypto/cipher refuses.
-		tmp := make([]byte, len(src))
-		cipher.NewCBCDecrypter(k.block, iv).CryptBlocks(tmp, src)
+	if len(src) > shortCBC || overlaps(dst, src) {
+		// crypto/cipher refuses an inexact overlap (in place, the plaintext lands where the
+		// IV was): decrypt into a buffer of its own then.
+		tmp := dst
+		if overlaps(dst, src) {
+			tmp = make([]byte, len(src))
+		}
+		if len(src) > shortCBC {
+			cipher.NewCBCDecrypter(k.block, iv).CryptBlocks(tmp, src)
+		} else {
+			k.cbcDecryptShort(tmp, iv, src)
+		}
 		copy(dst, tmp)
 		return
 	}
-	var prev, cur [aes.BlockSize]byte
-	copy(prev[:], iv)
+	k.cbcDecryptShort(dst, iv, src)
+}
+
+// cbcDecryptShort decrypts block by block; dst and src must not overlap. Passing only slices
+// of the caller's buffers keeps it from allocating.
+func (k *FLE1) cbcDecryptShort(dst, iv, src []byte) {
+	var ivCopy [aes.BlockSize]byte // iv may share memory with dst
+	copy(ivCopy[:], iv)
+	prev := ivCopy[:]
 	for i := 0; i < len(src); i += aes.BlockSize {
-		copy(cur[:], src[i:i+aes.BlockSize])
 		d := dst[i : i+aes.BlockSize]
-		k.block.Decrypt(d, cur[:])
-		subtle.XORBytes(d, d, prev[:])
-		prev = cur
+		k.block.Decrypt(d, src[i:i+aes.BlockSize])
+		subtle.XORBytes(d, d, prev)
+		prev = src[i : i+aes.BlockSize]
 	}
+}
+
+// overlaps reports whether a and b share memory.
+func overlaps(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b)) && pb < pa+uintptr(len(a))
 }
 
 // sliceForAppend extends in by n bytes and returns the whole slice and the new tail

@@ -11,6 +11,7 @@
 package fle1
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -160,23 +161,45 @@ func Parse(b []byte) (Blob, error) {
 // Decrypt authenticates and decrypts a parsed blob with its key and returns the value. The
 // decrypted bytes must be one well-formed value of the blob's original type.
 func Decrypt(key *aead.FLE1, bl Blob) (bson.RawValue, error) {
-	pt, err := key.Decrypt(nil, bl.AD, bl.Ciphertext)
+	pt, err := AppendDecrypt(nil, key, bl)
 	if err != nil {
 		return bson.RawValue{}, err
 	}
-	return checkValue(bl.OriginalType, pt)
+	return bson.RawValue{Type: bl.OriginalType, Value: pt}, nil
+}
+
+// AppendDecrypt is Decrypt appending the value bytes to dst, so that a document's values can
+// be decrypted straight into the document being built.
+func AppendDecrypt(dst []byte, key *aead.FLE1, bl Blob) ([]byte, error) {
+	out, err := key.Decrypt(dst, bl.AD, bl.Ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkValue(bl.OriginalType, out[len(dst):]); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // checkValue makes sure pt is exactly one valid BSON value of type t.
-func checkValue(t bson.Type, pt []byte) (bson.RawValue, error) {
+func checkValue(t bson.Type, pt []byte) error {
+	if t == bson.TypeString && len(pt) >= 5 {
+		// The common case, without the generic reader: int32 length || bytes || 0x00. Like
+		// libmongocrypt, the bytes are not checked to be UTF-8.
+		n := int(int32(binary.LittleEndian.Uint32(pt)))
+		if n != len(pt)-4 || pt[len(pt)-1] != 0 {
+			return fmt.Errorf("decrypted value is not a valid BSON %s", t)
+		}
+		return nil
+	}
 	v, rest, ok := bsoncore.ReadValue(pt, bsoncore.Type(t))
 	if !ok || len(rest) != 0 {
-		return bson.RawValue{}, fmt.Errorf("decrypted value is not a valid BSON %s", t)
+		return fmt.Errorf("decrypted value is not a valid BSON %s", t)
 	}
 	if err := v.Validate(); err != nil {
-		return bson.RawValue{}, fmt.Errorf("decrypted value is not a valid BSON %s: %w", t, err)
+		return fmt.Errorf("decrypted value is not a valid BSON %s: %w", t, err)
 	}
-	return bson.RawValue{Type: t, Value: pt}, nil
+	return nil
 }
 
 // Placeholder is a parsed FLE1 placeholder (blob subtype 0): the BSON document
