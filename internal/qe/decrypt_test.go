@@ -367,3 +367,89 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+// TestInsertPayloadParseErrors covers the checks of the FLE2InsertUpdatePayloadV2 parser that
+// decryption runs (mc_FLE2InsertUpdatePayloadV2_parse).
+func TestInsertPayloadParseErrors(t *testing.T) {
+	keys := testKeys(t)
+	p := &Placeholder{Type: PlaceholderInsert, Algorithm: AlgorithmEquality, IndexKeyID: key12345678, UserKeyID: keyABCDEFAB, Value: rawString("v")}
+	good, err := p.Encrypt(keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := bsoncore.Document(good[1:])
+	rebuild := func(edit func(key string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool) []byte {
+		b := bsoncore.NewDocumentBuilder()
+		elems, _ := doc.Elements()
+		for _, e := range elems {
+			if !edit(e.Key(), e.Value(), b) {
+				b.AppendValue(e.Key(), e.Value())
+			}
+		}
+		return append([]byte{SubtypeInsertUpdatePayloadV2}, b.Build()...)
+	}
+	cases := []struct {
+		blob []byte
+		want string
+	}{
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool { return k == "e" }), "missing field 'e'"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "k" {
+				b.AppendInt64("k", 0).AppendInt64("k", 0)
+				return true
+			}
+			return false
+		}), "duplicate field 'k'"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "t" {
+				b.AppendInt32("t", 300)
+				return true
+			}
+			return false
+		}), "must be a valid BSON type"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "k" {
+				b.AppendInt32("k", 0)
+				return true
+			}
+			return false
+		}), "'k' must be an int64"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "u" {
+				b.AppendBinary("u", 0, make([]byte, 16))
+				return true
+			}
+			return false
+		}), "bindata subtype 4"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "v" {
+				b.AppendBinary("v", 0, make([]byte, 15))
+				return true
+			}
+			return false
+		}), "too short for a user key id"},
+		{rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+			if k == "k" {
+				b.AppendInt64("k", 0).AppendInt64("sp", -1)
+				return true
+			}
+			return false
+		}), "sparsity must be non-negative"},
+	}
+	for _, c := range cases {
+		if _, err := Decrypt(c.blob, keys); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want %q", err, c.want)
+		}
+	}
+	// Unknown fields are ignored, as in libmongocrypt.
+	extra := rebuild(func(k string, v bsoncore.Value, b *bsoncore.DocumentBuilder) bool {
+		if k == "k" {
+			b.AppendInt64("k", 0).AppendString("zz", "ignored")
+			return true
+		}
+		return false
+	})
+	if v, err := Decrypt(extra, keys); err != nil || v.StringValue() != "v" {
+		t.Errorf("extra field: %v, %v", v, err)
+	}
+}
