@@ -359,6 +359,19 @@ func TestPyKMIP(t *testing.T) {
 		wantKMSError(t, err, "kmip", "get")
 		t.Logf("AES key read as SecretData: %v", err)
 
+		// Another AES key: Decrypt fails on the padding, or yields a key of the wrong length.
+		km, _, err := p.Wrap(ctx, mustMarshal(t, bson.D{{Key: "keyId", Value: aesKeyID}, {Key: "delegated", Value: true}}), randomDEK(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, otherAES, err := p.Wrap(ctx, mustMarshal(t, bson.D{{Key: "delegated", Value: true}}), randomDEK(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Unwrap(ctx, otherAES, km)
+		wantKMSError(t, err, "kmip", "decrypt")
+		t.Logf("other AES key: %v", err)
+
 		// A SecretData cannot decrypt.
 		_, err = p.Unwrap(ctx, mustMarshal(t, bson.D{{Key: "keyId", Value: secretKeyID}, {Key: "delegated", Value: true}}), make([]byte, 128))
 		wantKMSError(t, err, "kmip", "decrypt")
