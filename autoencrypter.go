@@ -80,15 +80,7 @@ func (a *AutoEncrypter) Encrypt(_ context.Context, _ string, cmd bson.Raw) (bson
 // one key vault query for all the keys that are not cached. A reply without encrypted values
 // is returned as it is.
 func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, error) {
-	var req keyRequest
-	found := false
-	err := visitEncrypted(reply, func(data []byte) error {
-		kind, err := collectKeys(data, &req)
-		if kind != blobIgnored {
-			found = true
-		}
-		return err
-	})
+	ks, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error { return visitEncrypted(reply, fn) })
 	if err != nil {
 		if errors.Is(err, errMalformed) {
 			return nil, &Error{Code: CodeClient, Message: "decrypting a reply", Err: err}
@@ -97,10 +89,6 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, 
 	}
 	if !found {
 		return reply, nil
-	}
-	ks, err := a.e.keys(ctx, req)
-	if err != nil {
-		return nil, err
 	}
 	out, err := replaceEncrypted(make([]byte, 0, len(reply)), reply, 0, ks.appendDecrypted)
 	if err != nil {

@@ -18,6 +18,12 @@
 // array and javascriptWithScope, and no algorithm encrypts null, undefined, minKey, maxKey or an
 // already encrypted value.
 //
+// Queryable Encryption, as libmongocrypt 1.20 does it, byte for byte: Indexed (equality),
+// Unindexed, Range (int32, int64, date, double, decimal128) and String (prefix, suffix,
+// substring text search), with [ClientEncryption.EncryptExpression] for range queries and
+// [ClientEncryption.CreateEncryptedCollection] / [DropEncryptedCollection] for collections.
+// Every stored Queryable Encryption value decrypts, including the QE v1 formats.
+//
 // # Keys
 //
 // Data keys are cached after their first use for the keyExpiration of the options (60 s by
