@@ -14,35 +14,57 @@ import (
 // driver. [Connect] installs one in a driver client; it is also usable alone, for instance by
 // a proxy or a benchmark.
 type AutoEncrypter struct {
-	e      *engine
-	bypass bool
+	e                   *engine
+	bypass              bool
+	bypassQueryAnalysis bool
+	schemas             *schemaSource
 	// owned are the internal clients this AutoEncrypter made and disconnects on Close.
 	owned []*mongo.Client
 }
 
 // NewAutoEncrypter builds an AutoEncrypter from client options whose AutoEncryptionOptions are
 // set. The key vault is read through a client made from KeyVaultClientOptions when given, else
-// through an internal client made from clientOpts without their encryption options.
+// through an internal client made from clientOpts without their encryption options; that
+// internal client also reads collection options (listCollections) for schemas that are not in
+// SchemaMap or EncryptedFieldsMap.
+//
+// ExtraOptions are accepted for compatibility and have no effect: query analysis runs in this
+// process, so there is no mongocryptd to spawn (mongocryptdURI, mongocryptdBypassSpawn,
+// mongocryptdSpawnPath, mongocryptdSpawnArgs) and no crypt_shared library to load
+// (cryptSharedLibPath, cryptSharedLibRequired).
 func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error) {
 	if clientOpts == nil || clientOpts.AutoEncryptionOptions == nil {
 		return nil, clientErr("the client options have no AutoEncryptionOptions")
 	}
 	ae := clientOpts.AutoEncryptionOptions
-	bypass := ae.BypassAutoEncryption != nil && *ae.BypassAutoEncryption
-	if !bypass {
-		return nil, clientErr("automatic encryption needs query analysis, which this version does not have yet: " +
-			"set BypassAutoEncryption(true) and encrypt values with ClientEncryption.Encrypt; replies are still decrypted automatically")
+	a := &AutoEncrypter{
+		bypass:              ae.BypassAutoEncryption != nil && *ae.BypassAutoEncryption,
+		bypassQueryAnalysis: ae.BypassQueryAnalysis != nil && *ae.BypassQueryAnalysis,
 	}
-	a := &AutoEncrypter{bypass: bypass}
-	kvOpts := ae.KeyVaultClientOptions
-	if kvOpts == nil {
-		kvOpts = internalClientOptions(clientOpts)
+	if err := checkExtraOptions(ae.ExtraOptions); err != nil {
+		return nil, err
 	}
-	kv, err := mongo.Connect(kvOpts)
+	schemaMap, err := marshalMap(ae.SchemaMap, "schemaMap")
 	if err != nil {
-		return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "connect", Err: err}}
+		return nil, err
 	}
-	a.owned = append(a.owned, kv)
+	efMap, err := marshalMap(ae.EncryptedFieldsMap, "encryptedFieldsMap")
+	if err != nil {
+		return nil, err
+	}
+	internal, err := mongo.Connect(internalClientOptions(clientOpts))
+	if err != nil {
+		return nil, err
+	}
+	a.owned = append(a.owned, internal)
+	kv := internal
+	if ae.KeyVaultClientOptions != nil {
+		if kv, err = mongo.Connect(ae.KeyVaultClientOptions); err != nil {
+			_ = a.Close(context.Background())
+			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "connect", Err: err}}
+		}
+		a.owned = append(a.owned, kv)
+	}
 	a.e, err = newEngine(kv, engineConfig{
 		keyVaultNamespace: ae.KeyVaultNamespace,
 		kmsProviders:      ae.KmsProviders,
@@ -55,7 +77,22 @@ func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error)
 		_ = a.Close(context.Background())
 		return nil, err
 	}
+	a.schemas = &schemaSource{efMap: efMap, schemaMap: schemaMap, meta: internal, ttl: a.e.cacheTTL, cache: map[string]cachedSchema{}}
 	return a, nil
+}
+
+// checkExtraOptions accepts the extra options of the driver: they configure mongocryptd and
+// crypt_shared, which this module does not use.
+func checkExtraOptions(extra map[string]any) error {
+	for k := range extra {
+		switch k {
+		case "mongocryptdURI", "mongocryptdBypassSpawn", "mongocryptdSpawnPath", "mongocryptdSpawnArgs",
+			"cryptSharedLibPath", "cryptSharedLibRequired", "__cryptSharedLibDisabledForTestOnly":
+		default:
+			return clientErr("unknown extra option %q", k)
+		}
+	}
+	return nil
 }
 
 // internalClientOptions copies client options without their encryption settings, for the
@@ -67,13 +104,16 @@ func internalClientOptions(o *options.ClientOptions) *options.ClientOptions {
 	return &c
 }
 
-// Encrypt returns the command to send for cmd, a command on database db. With
-// bypassAutoEncryption the command is returned unchanged.
-func (a *AutoEncrypter) Encrypt(_ context.Context, _ string, cmd bson.Raw) (bson.Raw, error) {
+// Encrypt returns the command to send for cmd, a command on database db: every value that the
+// schema of its collection marks for encryption is encrypted, or the command is refused with an
+// error naming the field and the reason, before anything is sent. Commands that need no
+// encryption (hello, getMore, ...) are returned unchanged; so is every command with
+// bypassAutoEncryption.
+func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
 	if a.bypass {
 		return cmd, nil
 	}
-	return nil, clientErr("automatic encryption needs query analysis, which this version does not have yet")
+	return a.encryptCommand(ctx, db, cmd)
 }
 
 // Decrypt decrypts every encrypted value (binary subtype 6) anywhere in a server reply, with

@@ -135,12 +135,7 @@ func TestAutoDecryptionMissingKey(t *testing.T) {
 	}
 }
 
-func TestConnectRefusesWithoutQueryAnalysis(t *testing.T) {
-	_, err := Connect(options.Client().ApplyURI(testURI).SetAutoEncryptionOptions(options.AutoEncryption().
-		SetKeyVaultNamespace("k.v").SetKmsProviders(localProviders())))
-	if err == nil || !strings.Contains(err.Error(), "query analysis") {
-		t.Fatalf("err = %v, want one saying automatic encryption needs query analysis", err)
-	}
+func TestConnectWithoutEncryptionOptions(t *testing.T) {
 	// Without encryption options Connect is mongo.Connect.
 	c, err := Connect(options.Client().ApplyURI(testURI))
 	if err != nil {
@@ -149,6 +144,11 @@ func TestConnectRefusesWithoutQueryAnalysis(t *testing.T) {
 	defer c.Disconnect(t.Context())
 	if err := c.Ping(t.Context(), nil); err != nil {
 		t.Fatal(err)
+	}
+	_, err = Connect(options.Client().ApplyURI(testURI).SetAutoEncryptionOptions(options.AutoEncryption().
+		SetKeyVaultNamespace("k.v").SetKmsProviders(localProviders()).SetExtraOptions(map[string]any{"bogus": 1})))
+	if err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("unknown extra option: %v", err)
 	}
 }
 

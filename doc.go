@@ -45,7 +45,24 @@
 //
 // # Automatic encryption
 //
-// This version decrypts replies automatically and sends commands as they are when
-// BypassAutoEncryption is set; without it, [Connect] returns an error rather than send a
-// command unencrypted.
+// A client from [Connect] encrypts every command and decrypts every reply, with no mongocryptd
+// or crypt_shared: query analysis runs in this process. The schema of a collection comes from
+// EncryptedFieldsMap (Queryable Encryption), SchemaMap (CSFLE JSON schema) or, when neither has
+// it, from the server's collection options (listCollections: encryptedFields, or the
+// $jsonSchema of the validator), cached for keyExpiration. Commands that would leak or cannot
+// match (a comparison on a deterministic field, any query on a random field, $regex on an
+// encrypted field, updates like $inc on one, a value of another type than the schema's) are
+// refused with an error naming the field and the reason, before anything is sent.
+//
+// Collections of EncryptedFieldsMap are created and dropped with their state collections by
+// Database.CreateCollection and Collection.Drop through the client, as the driver does for
+// encryptedFields given in the options. For a create, the collection and its state
+// collections are made through an internal client and the command the driver then sends is
+// the createIndexes of the __safeContent__ index, which command monitoring shows in place of
+// create.
+//
+// BypassAutoEncryption sends every command as it is and still decrypts replies;
+// BypassQueryAnalysis skips analysis but still adds the encryptionInformation of Queryable
+// Encryption collections. ExtraOptions (mongocryptd and crypt_shared settings) are accepted and
+// have no effect.
 package mongocrypt

@@ -30,6 +30,7 @@ type engine struct {
 	kms      *kms.Set
 	keyVault *mongo.Collection
 	cache    *keyvault.Cache[*dataKey]
+	cacheTTL time.Duration // keyExpiration; 0 never expires
 	rng      io.Reader
 }
 
@@ -78,7 +79,7 @@ func newEngine(kvClient *mongo.Client, c engineConfig) (*engine, error) {
 	kv := kvClient.Database(db).Collection(coll, options.Collection().
 		SetReadConcern(readconcern.Majority()).
 		SetWriteConcern(writeconcern.Majority()))
-	return &engine{kms: set, keyVault: kv, cache: keyvault.NewCache[*dataKey](ttl), rng: rand.Reader}, nil
+	return &engine{kms: set, keyVault: kv, cache: keyvault.NewCache[*dataKey](ttl), cacheTTL: ttl, rng: rand.Reader}, nil
 }
 
 // keyRequest names the data keys an operation needs.
