@@ -199,8 +199,12 @@ func TestAutoEncryptCSFLE(t *testing.T) {
 		run  func() error
 		want string
 	}{
-		{"comparison on deterministic", func() error { return coll.FindOne(ctx, bson.D{{Key: "ssn", Value: bson.D{{Key: "$gt", Value: "1"}}}}).Err() }, "ssn"},
-		{"query on random", func() error { return coll.FindOne(ctx, bson.D{{Key: "record", Value: bson.D{{Key: "note", Value: "x"}}}}).Err() }, "record"},
+		{"comparison on deterministic", func() error {
+			return coll.FindOne(ctx, bson.D{{Key: "ssn", Value: bson.D{{Key: "$gt", Value: "1"}}}}).Err()
+		}, "ssn"},
+		{"query on random", func() error {
+			return coll.FindOne(ctx, bson.D{{Key: "record", Value: bson.D{{Key: "note", Value: "x"}}}}).Err()
+		}, "record"},
 		{"regex", func() error { return coll.FindOne(ctx, bson.D{{Key: "ssn", Value: bson.Regex{Pattern: "^4"}}}).Err() }, "ssn"},
 		{"$inc", func() error {
 			_, err := coll.UpdateOne(ctx, bson.D{}, bson.D{{Key: "$inc", Value: bson.D{{Key: "ssn", Value: 1}}}})
