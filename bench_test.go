@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -113,6 +114,115 @@ func BenchmarkExplicit(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := env.ce.Decrypt(ctx, ct); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAutoEncryptThroughput inserts and finds documents with three CSFLE fields through
+// an auto-encrypting client and through a plain client on the same server: the ratio of the
+// two is the cost of automatic encryption (query analysis, encryption, decryption).
+func BenchmarkAutoEncryptThroughput(b *testing.B) {
+	env := newEnv(b)
+	ctx := context.Background()
+	keyID, err := env.ce.CreateDataKey(ctx, "local")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ae := options.AutoEncryption().SetKeyVaultNamespace(env.kvNS).SetKmsProviders(localProviders()).
+		SetSchemaMap(map[string]any{env.db + ".auto": csfleSchema(keyID), env.db + ".autofind": csfleSchema(keyID)})
+	auto, err := Connect(options.Client().ApplyURI(testURI).SetAutoEncryptionOptions(ae))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer auto.Disconnect(ctx)
+	clients := []struct {
+		name string
+		coll *mongo.Collection
+	}{
+		{"plain", env.client.Database(env.db).Collection("plain")},
+		{"encrypted", auto.Database(env.db).Collection("auto")},
+	}
+	doc := func(i int) bson.D {
+		return bson.D{{Key: "_id", Value: i}, {Key: "name", Value: "someone"}, {Key: "ssn", Value: fmt.Sprintf("%03d-55-%04d", i%1000, i%10000)},
+			{Key: "record", Value: bson.D{{Key: "bloodType", Value: "AB+"}, {Key: "visits", Value: int32(i)}}}}
+	}
+	for _, c := range clients {
+		b.Run("insert/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := c.coll.InsertOne(ctx, doc(1_000_000*len(c.name)+i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	// Finds run on collections of equal size (100 documents), apart from the inserts.
+	clients[0].coll = env.client.Database(env.db).Collection("plainfind")
+	clients[1].coll = auto.Database(env.db).Collection("autofind")
+	for _, c := range clients {
+		for i := 0; i < 100; i++ {
+			if _, err := c.coll.InsertOne(ctx, doc(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("find/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				var got bson.M
+				if err := c.coll.FindOne(ctx, bson.D{{Key: "ssn", Value: fmt.Sprintf("%03d-55-%04d", i%100, i%100)}}).Decode(&got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAutoEncryptCommand measures the client-side work of automatic encryption alone,
+// without a server round trip: Encrypt of an insert and of a find command of a CSFLE
+// collection (query analysis and encryption, keys cached) and Decrypt of the find's reply.
+func BenchmarkAutoEncryptCommand(b *testing.B) {
+	env := newEnv(b)
+	ctx := context.Background()
+	keyID, err := env.ce.CreateDataKey(ctx, "local")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := NewAutoEncrypter(options.Client().ApplyURI(testURI).SetAutoEncryptionOptions(options.AutoEncryption().
+		SetKeyVaultNamespace(env.kvNS).SetKmsProviders(localProviders()).
+		SetSchemaMap(map[string]any{env.db + ".c": csfleSchema(keyID)})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close(ctx)
+	insert, _ := bson.Marshal(bson.D{{Key: "insert", Value: "c"}, {Key: "ordered", Value: true}, {Key: "documents", Value: bson.A{
+		bson.D{{Key: "_id", Value: 1}, {Key: "name", Value: "someone"}, {Key: "ssn", Value: "457-55-5462"},
+			{Key: "record", Value: bson.D{{Key: "bloodType", Value: "AB+"}, {Key: "visits", Value: int32(3)}}}}}}})
+	find, _ := bson.Marshal(bson.D{{Key: "find", Value: "c"}, {Key: "filter", Value: bson.D{{Key: "ssn", Value: "457-55-5462"}}}, {Key: "limit", Value: int64(1)}})
+	encInsert, err := a.Encrypt(ctx, env.db, insert)
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc, _ := encInsert.Lookup("documents", "0").DocumentOK()
+	reply, _ := bson.Marshal(bson.D{{Key: "cursor", Value: bson.D{{Key: "firstBatch", Value: bson.A{doc}}, {Key: "id", Value: int64(0)}, {Key: "ns", Value: env.db + ".c"}}}, {Key: "ok", Value: 1.0}})
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"Encrypt/insert", func() error { _, err := a.Encrypt(ctx, env.db, insert); return err }},
+		{"Encrypt/find", func() error { _, err := a.Encrypt(ctx, env.db, find); return err }},
+		{"Decrypt/reply", func() error { _, err := a.Decrypt(ctx, reply); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.run(); err != nil {
 					b.Fatal(err)
 				}
 			}
