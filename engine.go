@@ -163,9 +163,9 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	}
 	parsed := make([]*keyvault.Key, 0, len(docs))
 	for _, d := range docs {
-		k, err := keyvault.ParseKey(d)
+		k, err := parseKeyDoc(d)
 		if err != nil {
-			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "parse", Err: err}}
+			return nil, err
 		}
 		parsed = append(parsed, k)
 	}
@@ -298,4 +298,13 @@ func listerOptions[T any](opts []options.Lister[T]) (*T, error) {
 		}
 	}
 	return args, nil
+}
+
+// parseKeyDoc parses a key document of the key vault.
+func parseKeyDoc(doc bson.Raw) (*keyvault.Key, error) {
+	k, err := keyvault.ParseKey(doc)
+	if err != nil {
+		return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "parse", Err: err}}
+	}
+	return k, nil
 }

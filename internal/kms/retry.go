@@ -3,6 +3,7 @@ package kms
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,7 +56,8 @@ type Request struct {
 	Retryable func(status int) bool
 }
 
-// Do sends the request with the retry policy and returns the body of a 2xx reply. A non-2xx
+// Do sends the request with the retry policy and returns the body of a 200 reply (the only
+// success status libmongocrypt accepts). A non-2xx
 // reply that is not retried, or the last one, is returned as an *Error with its status and the
 // start of its body; body is then also returned so that the caller may parse a KMS error
 // document from it.
@@ -65,14 +67,17 @@ func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err e
 	}
 	for attempt := 1; ; attempt++ {
 		var status int
-		body, status, err = doOnce(ctx, client, r)
-		if err == nil && status/100 == 2 {
+		var netErr bool
+		body, status, netErr, err = doOnce(ctx, client, r)
+		if err == nil && status == http.StatusOK {
 			return body, nil
 		}
 		retry := false
 		if err != nil {
-			// A network error; not one caused by the context.
-			retry = ctx.Err() == nil
+			// A network error, not one caused by the context or by a certificate that will
+			// not verify on the next attempt either.
+			var cert *tls.CertificateVerificationError
+			retry = netErr && ctx.Err() == nil && !errors.As(err, &cert)
 			err = &Error{Provider: r.Provider, Op: r.Op, Err: err}
 		} else {
 			retry = r.Retryable != nil && r.Retryable(status)
@@ -90,24 +95,26 @@ func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err e
 	}
 }
 
-func doOnce(ctx context.Context, client *http.Client, r Request) ([]byte, int, error) {
+// doOnce sends one attempt. netErr tells that err came from the network (worth a retry), not
+// from building the request or from an oversized reply.
+func doOnce(ctx context.Context, client *http.Client, r Request) (body []byte, status int, netErr bool, err error) {
 	req, err := r.New(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, true, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyLen+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyLen+1))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, true, err
 	}
 	if len(body) > maxReplyLen {
-		return nil, 0, fmt.Errorf("reply body longer than %d bytes", maxReplyLen)
+		return nil, 0, false, fmt.Errorf("reply body longer than %d bytes", maxReplyLen)
 	}
-	return body, resp.StatusCode, nil
+	return body, resp.StatusCode, false, nil
 }
 
 // snippet returns the start of a reply body for an error message.
