@@ -21,9 +21,11 @@ func noSleep(t *testing.T) *[]time.Duration {
 
 func request(url string) Request {
 	return Request{
-		Provider:  "aws:test",
-		Op:        "decrypt",
-		New:       func(ctx context.Context) (*http.Request, error) { return http.NewRequestWithContext(ctx, "POST", url, nil) },
+		Provider: "aws:test",
+		Op:       "decrypt",
+		New: func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, "POST", url, nil)
+		},
 		Retryable: RetryableAWS,
 	}
 }
