@@ -137,8 +137,11 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, 
 	return out, nil
 }
 
-// Close disconnects the internal clients.
+// Close disconnects the internal clients and closes idle KMS connections.
 func (a *AutoEncrypter) Close(ctx context.Context) error {
+	if a.e != nil {
+		a.e.kms.Close()
+	}
 	var errs []error
 	for _, c := range a.owned {
 		errs = append(errs, c.Disconnect(ctx))

@@ -67,6 +67,7 @@ func (ce *ClientEncryption) Close(ctx context.Context) error {
 	if ce.closed.Swap(true) {
 		return ErrClientDisconnected
 	}
+	ce.e.kms.Close()
 	return ce.keyVaultClient.Disconnect(ctx)
 }
 

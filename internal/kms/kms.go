@@ -141,6 +141,18 @@ func (s *Set) Get(name string) (Provider, error) {
 	return nil, fmt.Errorf("%w: %q", ErrNotConfigured, name)
 }
 
+// idleCloser is implemented by providers that keep connections open between requests.
+type idleCloser interface{ CloseIdleConnections() }
+
+// Close releases the idle connections of every provider.
+func (s *Set) Close() {
+	for _, p := range s.providers {
+		if c, ok := p.(idleCloser); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 // Names lists the configured provider names.
 func (s *Set) Names() []string {
 	names := make([]string, 0, len(s.providers))

@@ -22,6 +22,9 @@ const (
 	maxBackoff  = 20 * time.Second
 	// maxReplyLen caps the size of a KMS reply body that is read into memory.
 	maxReplyLen = 1 << 20
+	// DefaultTimeout bounds each attempt when the context has no deadline, as the driver
+	// bounds its KMS requests.
+	DefaultTimeout = 10 * time.Second
 )
 
 // Backoff returns the sleep before retry number n (n >= 1), with full jitter.
@@ -98,6 +101,11 @@ func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err e
 // doOnce sends one attempt. netErr tells that err came from the network (worth a retry), not
 // from building the request or from an oversized reply.
 func doOnce(ctx context.Context, client *http.Client, r Request) (body []byte, status int, netErr bool, err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	req, err := r.New(ctx)
 	if err != nil {
 		return nil, 0, false, err

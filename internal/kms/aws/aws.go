@@ -361,3 +361,6 @@ func (p *Provider) credentials(ctx context.Context) (*Credentials, error) {
 	}
 	return c, nil
 }
+
+// CloseIdleConnections closes the connections kept open to the KMS between requests.
+func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }

@@ -394,3 +394,6 @@ func snippet(b []byte) string {
 	}
 	return s
 }
+
+// CloseIdleConnections closes the connections kept open to the KMS between requests.
+func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }

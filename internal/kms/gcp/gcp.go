@@ -461,3 +461,6 @@ func (p *Provider) metadataToken(ctx context.Context) (kmshttp.Token, error) {
 	}
 	return t, nil
 }
+
+// CloseIdleConnections closes the connections kept open to the KMS between requests.
+func (p *Provider) CloseIdleConnections() { p.client.CloseIdleConnections() }
