@@ -120,7 +120,17 @@ func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (b
 // one key vault query for all the keys that are not cached. A reply without encrypted values
 // is returned as it is.
 func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, error) {
-	ks, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error { return visitEncrypted(reply, fn) })
+	// The decrypted reply is smaller than the reply by at least the AEAD overhead of each
+	// FLE1 value (associated data 18, IV 16, tag 32, padding 1): size the output for that.
+	size := len(reply)
+	ks, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error {
+		return visitEncrypted(reply, func(blob []byte) error {
+			if classify(blob) == blobFLE1 {
+				size -= 18 + 16 + 32 + 1
+			}
+			return fn(blob)
+		})
+	})
 	if err != nil {
 		if errors.Is(err, errMalformed) {
 			return nil, &Error{Code: CodeClient, Message: "decrypting a reply", Err: err}
@@ -130,7 +140,7 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, 
 	if !found {
 		return reply, nil
 	}
-	out, err := replaceEncrypted(make([]byte, 0, len(reply)), reply, 0, ks.appendDecrypted)
+	out, err := replaceEncrypted(make([]byte, 0, max(size, 16)), reply, 0, ks.appendDecrypted)
 	if err != nil {
 		return nil, err
 	}
