@@ -7,6 +7,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/keyvault"
 )
 
 // AutoEncrypter encrypts the commands and decrypts the replies of a client configured with
@@ -77,7 +79,7 @@ func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error)
 		_ = a.Close(context.Background())
 		return nil, err
 	}
-	a.schemas = &schemaSource{efMap: efMap, schemaMap: schemaMap, meta: internal, ttl: a.e.cacheTTL, cache: map[string]cachedSchema{}}
+	a.schemas = &schemaSource{efMap: efMap, schemaMap: schemaMap, meta: internal, ttl: keyvault.DefaultExpiration, cache: map[string]cachedSchema{}}
 	return a, nil
 }
 

@@ -324,9 +324,9 @@ func containsString(arr bson.RawValue, s string) bool {
 }
 
 // RemoveKeyAltName removes keyAltName from the key with the given id and returns the key
-// document as it was before; the keyAltNames field goes when its last name goes. Each step is
-// one atomic single-document update, without an aggregation-pipeline update, so that it works
-// on every server.
+// document as it was before; the keyAltNames field goes when its last name goes. It sends the
+// specification's single findAndModify with an aggregation-pipeline update; on a server that
+// cannot run pipeline updates it falls back to plain single-document updates, each atomic.
 func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary, keyAltName string) *mongo.SingleResult {
 	if err := ce.check(); err != nil {
 		return errResult(err)
@@ -335,6 +335,13 @@ func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary
 		ce.e.cache.Evict(u)
 	}
 	ce.e.cache.EvictName(keyAltName)
+	if !ce.e.noPipelineUpdates.Load() {
+		res := ce.e.keyVault.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, removeAltNamePipeline(keyAltName))
+		if !pipelineUnsupported(res.Err()) {
+			return res
+		}
+		ce.e.noPipelineUpdates.Store(true)
+	}
 	// The last name: unset the field in one step.
 	last := ce.e.keyVault.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "keyAltNames", Value: bson.A{keyAltName}}},
@@ -352,6 +359,32 @@ func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary
 		bson.D{{Key: "_id", Value: id}, {Key: "keyAltNames", Value: bson.D{{Key: "$size", Value: 0}}}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "keyAltNames", Value: ""}}}})
 	return res
+}
+
+// removeAltNamePipeline is the specification's update of RemoveKeyAltName: keyAltNames loses
+// the name, and the field goes with its last name.
+func removeAltNamePipeline(name string) bson.A {
+	return bson.A{bson.D{{Key: "$set", Value: bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$cond", Value: bson.A{
+		bson.D{{Key: "$eq", Value: bson.A{"$keyAltNames", bson.A{name}}}},
+		"$$REMOVE",
+		bson.D{{Key: "$filter", Value: bson.D{
+			{Key: "input", Value: "$keyAltNames"},
+			{Key: "cond", Value: bson.D{{Key: "$ne", Value: bson.A{"$$this", name}}}},
+		}}},
+	}}}}}}}}
+}
+
+// pipelineUnsupported tells the errors of servers that cannot run an update pipeline:
+// NotImplemented (the embedded server), FailedToParse and TypeMismatch (servers before 4.2).
+func pipelineUnsupported(err error) bool {
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case 238, 9, 14:
+			return true
+		}
+	}
+	return false
 }
 
 func errResult(err error) *mongo.SingleResult {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,6 +33,8 @@ type engine struct {
 	cache    *keyvault.Cache[*dataKey]
 	cacheTTL time.Duration // keyExpiration; 0 never expires
 	rng      io.Reader
+	// noPipelineUpdates is set once the key vault's server refused an update pipeline.
+	noPipelineUpdates atomic.Bool
 }
 
 // dataKey is a decrypted data key, ready to use.
@@ -150,12 +153,18 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	if len(missIDs) == 0 && len(missNames) == 0 {
 		return ks, nil
 	}
-	var or bson.A
-	if len(missIDs) > 0 {
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: missIDs}}}})
+	// libmongocrypt's filter, both clauses always present: {$or: [{_id: {$in: [ids]}},
+	// {keyAltNames: {$in: [names]}}]}.
+	if missIDs == nil {
+		missIDs = []any{}
 	}
-	if len(missNames) > 0 {
-		or = append(or, bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: missNames}}}})
+	names := make(bson.A, len(missNames))
+	for i, n := range missNames {
+		names[i] = n
+	}
+	or := bson.A{
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A(missIDs)}}}},
+		bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: names}}}},
 	}
 	docs, err := e.findKeys(ctx, bson.D{{Key: "$or", Value: or}})
 	if err != nil {

@@ -61,8 +61,9 @@ func (e *KeyVaultError) Error() string { return "key vault " + e.Op + ": " + e.E
 // Unwrap returns the cause.
 func (e *KeyVaultError) Unwrap() error { return e.Err }
 
-// ErrKeyNotFound is wrapped by the errors for data keys that are not in the key vault.
-var ErrKeyNotFound = errors.New("data key not found in the key vault")
+// ErrKeyNotFound is wrapped by the errors for data keys that are not in the key vault. Its
+// text holds libmongocrypt's "not all keys requested were satisfied".
+var ErrKeyNotFound = errors.New("not all keys requested were satisfied: data key not found in the key vault")
 
 // ErrAuthentication is wrapped by the errors for ciphertexts that fail authentication: a wrong
 // key, a tampered or truncated value. It says nothing more, on purpose.

@@ -138,16 +138,19 @@ type Blob struct {
 	Ciphertext   []byte    // IV || AES-CBC ciphertext || tag
 }
 
+// minBlobLen is the least a blob can be, as libmongocrypt parses it: subtype, key UUID,
+// original type and at least one byte of ciphertext. Shorter ciphertexts are refused when they
+// are decrypted, after their key has been looked up, as libmongocrypt does.
+const minBlobLen = adLen + 1
+
 // Parse parses an FLE1 blob (the data of a BinData subtype 6 whose first byte is 1 or 2).
+// Errors say "malformed ciphertext", libmongocrypt's words.
 func Parse(b []byte) (Blob, error) {
-	if len(b) == 0 {
-		return Blob{}, errors.New("empty encrypted value")
+	if len(b) < minBlobLen {
+		return Blob{}, fmt.Errorf("malformed ciphertext, too small: %d bytes", len(b))
 	}
 	if b[0] != SubtypeDeterministic && b[0] != SubtypeRandom {
-		return Blob{}, fmt.Errorf("blob subtype %d is not an FLE1 ciphertext (1 or 2)", b[0])
-	}
-	if len(b) < adLen+aead.CiphertextLen(0) {
-		return Blob{}, fmt.Errorf("FLE1 ciphertext too short: %d bytes", len(b))
+		return Blob{}, fmt.Errorf("malformed ciphertext, expected blob subtype of 1 or 2, got %d", b[0])
 	}
 	var bl Blob
 	bl.Subtype = b[0]
@@ -172,8 +175,11 @@ func Decrypt(key *aead.FLE1, bl Blob) (bson.RawValue, error) {
 // be decrypted straight into the document being built.
 func AppendDecrypt(dst []byte, key *aead.FLE1, bl Blob) ([]byte, error) {
 	out, err := key.Decrypt(dst, bl.AD, bl.Ciphertext)
-	if err != nil {
+	if errors.Is(err, aead.ErrAuth) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("malformed ciphertext: %w", err)
 	}
 	if err := checkValue(bl.OriginalType, out[len(dst):]); err != nil {
 		return nil, err
