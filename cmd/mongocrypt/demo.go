@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,39 +22,26 @@ const (
 	demoKeyVault = demoDB + ".__keyVault"
 )
 
-func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	uri := fs.String("uri", "", "MongoDB connection string (default: start an embedded server)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mongocrypt demo [--uri mongodb://host:port]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Creates a local master key and a data key, inserts documents whose sensitive fields are")
-		fmt.Fprintln(stderr, "encrypted on the client, and prints what the server stores next to what an")
-		fmt.Fprintln(stderr, "auto-decrypting client reads back. Without --uri it starts an embedded server.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Example:")
-		fmt.Fprintln(stderr, "  mongocrypt demo")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
+func demoSpec() *cmdSpec {
+	return &cmdSpec{
+		path:    "demo",
+		summary: "encrypt, store and read back documents on an embedded server",
+		desc: `Creates a local master key and a data key, inserts documents whose sensitive fields are
+encrypted on the client, and prints what the server stores next to what an auto-decrypting
+client reads back. Without --uri it starts an embedded MongoDB-compatible server (FerretDB);
+with --uri it uses the database mongocrypt_demo of that server, dropping it first.`,
+		examples: []string{"mongocrypt demo", "mongocrypt demo --uri mongodb://localhost:27017"},
+		maxArgs:  0,
+		setup: func(fs *flag.FlagSet) runFunc {
+			uri := fs.String("uri", "", "the MongoDB connection `URI` (default: start an embedded server)")
+			return func(ctx context.Context, a *app, _ []string, _ *connFlags) error {
+				a.secrets = append(a.secrets, uriSecrets(*uri)...)
+				ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				defer cancel()
+				return demo(ctx, *uri, a.stdout)
+			}
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "mongocrypt demo: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := demo(ctx, *uri, stdout); err != nil {
-		fmt.Fprintln(stderr, "mongocrypt demo:", err)
-		return exitFail
-	}
-	return exitOK
 }
 
 func demo(ctx context.Context, uri string, out io.Writer) error {
@@ -68,7 +54,7 @@ func demo(ctx context.Context, uri string, out io.Writer) error {
 		defer s.Stop()
 		uri = s.URI()
 	}
-	fmt.Fprintln(out, "Server:", uri)
+	fmt.Fprintln(out, "Server:", redactURI(uri))
 
 	// 1. A local master key. A real deployment keeps it in a KMS or a secret store.
 	masterKey := make([]byte, 96)

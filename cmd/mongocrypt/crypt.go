@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// maxValueBytes bounds a value read from stdin: the largest BSON document.
+const maxValueBytes = 16 << 20
+
+// Algorithm names of the CSFLE algorithms, and their short forms on the command line.
+const (
+	algoDeterministic = "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"
+	algoRandom        = "AEAD_AES_256_CBC_HMAC_SHA_512-Random"
+)
+
+var algoAliases = map[string]string{
+	"deterministic": algoDeterministic,
+	"random":        algoRandom,
+}
+
+func encryptSpec() *cmdSpec {
+	return &cmdSpec{
+		path:    "encrypt",
+		args:    "[VALUE | -]",
+		summary: "encrypt one value given as Extended JSON",
+		desc: `Encrypts VALUE, one BSON value written as Extended JSON (canonical or relaxed: "text", 42,
+{"$numberLong":"42"}, {"$date":"2026-01-02T03:04:05Z"}, {"a":1}...), with the data key named by
+--key-id or --key-alt-name, and prints the ciphertext (a binary of subtype 6) as Extended JSON or,
+with --output base64, as the base64 of its bytes. Without VALUE, or with "-", the value is read
+from stdin, which keeps it out of the process list.
+
+--algorithm is any algorithm of the library, passed through as given: deterministic and random
+are short for AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic and -Random (CSFLE); the Queryable
+Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
+--contention-factor, --range and --string as the driver's EncryptOptions do.`,
+		examples: []string{
+			`mongocrypt encrypt --key-alt-name billing --algorithm deterministic '"457-55-5462"'`,
+			`echo '{"$numberLong":"42"}' | mongocrypt encrypt --key-id 0f3c5f4e-5a1d-4c52-9a0b-1c2d3e4f5a6b --algorithm random --output base64`,
+			`mongocrypt encrypt --key-alt-name qe --algorithm Indexed --contention-factor 8 '"457-55-5462"'`,
+			`mongocrypt encrypt --key-alt-name qe --algorithm Range --contention-factor 0 --range '{"min":0,"max":200,"sparsity":1,"trimFactor":1}' 42`,
+		},
+		maxArgs:  1,
+		connects: true,
+		setup: func(fs *flag.FlagSet) runFunc {
+			keyIDFlag := fs.String("key-id", "", "the `UUID` of the data key")
+			altName := fs.String("key-alt-name", "", "the keyAltName of the data key (instead of --key-id)")
+			algorithm := fs.String("algorithm", "", "the encryption `ALGORITHM` (required): deterministic, random, Indexed,\nUnindexed, Range, String, or a full name")
+			queryType := fs.String("query-type", "", "the Queryable Encryption query `TYPE` (equality, range, prefix, suffix,\nsubstring...): encrypts a find payload")
+			contention := fs.Int64("contention-factor", -1, "the Queryable Encryption contention `FACTOR` (Indexed, Range, String)")
+			rangeOpts := fs.String("range", "", "the range options of the Range algorithm, a `JSON` document\n{\"min\":..,\"max\":..,\"sparsity\":..,\"trimFactor\":..,\"precision\":..}")
+			stringOpts := fs.String("string", "", "the string options of the String algorithm, a `JSON` document\n{\"caseSensitive\":..,\"diacriticSensitive\":..,\"prefix\":{\"strMinQueryLength\":..,\"strMaxQueryLength\":..},\n\"suffix\":{..},\"substring\":{\"strMaxLength\":..,\"strMinQueryLength\":..,\"strMaxQueryLength\":..}}")
+			output := fs.String("output", "ejson", "the output `FORMAT`: ejson (canonical Extended JSON) or base64")
+			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
+				opts := options.Encrypt()
+				switch {
+				case *keyIDFlag != "" && *altName != "":
+					return usagef("give --key-id or --key-alt-name, not both")
+				case *keyIDFlag != "":
+					id, ok := parseUUID(*keyIDFlag)
+					if !ok {
+						return usagef("--key-id %q is not a UUID", *keyIDFlag)
+					}
+					opts.SetKeyID(id)
+				case *altName != "":
+					opts.SetKeyAltName(*altName)
+				default:
+					return usagef("--key-id or --key-alt-name is required")
+				}
+				if *algorithm == "" {
+					return usagef("--algorithm is required")
+				}
+				algo := *algorithm
+				if full, ok := algoAliases[strings.ToLower(algo)]; ok {
+					algo = full
+				}
+				opts.SetAlgorithm(algo)
+				if *queryType != "" {
+					opts.SetQueryType(*queryType)
+				}
+				if flagSet(fs, "contention-factor") {
+					opts.SetContentionFactor(*contention)
+				}
+				if *rangeOpts != "" {
+					ro, err := parseRangeOptions(*rangeOpts)
+					if err != nil {
+						return err
+					}
+					opts.SetRangeOptions(ro)
+				}
+				if *stringOpts != "" {
+					so, err := parseStringOptions(*stringOpts)
+					if err != nil {
+						return err
+					}
+					opts.SetStringOptions(so)
+				}
+				if *output != "ejson" && *output != "base64" {
+					return usagef("--output must be ejson or base64")
+				}
+				text, err := a.valueArg(args)
+				if err != nil {
+					return err
+				}
+				val, err := parseValue(text)
+				if err != nil {
+					return usagef("VALUE is %v", err)
+				}
+				s, err := cf.open(ctx, a)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				ct, err := s.ce.Encrypt(ctx, val, opts)
+				if err != nil {
+					return fmt.Errorf("encrypting with %s: %w", algo, err)
+				}
+				if *output == "base64" {
+					_, err = fmt.Fprintln(a.stdout, base64.StdEncoding.EncodeToString(ct.Data))
+					return err
+				}
+				out, err := formatValue(bson.RawValue{Type: bson.TypeBinary, Value: binaryValue(ct)}, true)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(a.stdout, out)
+				return err
+			}
+		},
+	}
+}
+
+// binaryValue encodes a binary as the bytes of a BSON value.
+func binaryValue(b bson.Binary) []byte {
+	n := len(b.Data)
+	v := []byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), b.Subtype}
+	return append(v, b.Data...)
+}
+
+// valueArg returns the VALUE argument, or stdin when it is absent or "-".
+func (a *app) valueArg(args []string) (string, error) {
+	if len(args) == 1 && args[0] != "-" {
+		return args[0], nil
+	}
+	b, err := io.ReadAll(io.LimitReader(a.stdin, maxValueBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the value from stdin: %w", err)
+	}
+	if len(b) > maxValueBytes {
+		return "", usagef("the value on stdin is larger than %d bytes", maxValueBytes)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", usagef("no VALUE: give it as an argument or on stdin")
+	}
+	return s, nil
+}
+
+// parseRangeOptions reads --range: {"min", "max", "sparsity", "trimFactor", "precision"}, as
+// Extended JSON so that min and max keep their BSON types.
+func parseRangeOptions(s string) (*options.RangeOptionsBuilder, error) {
+	doc, err := parseDocument(s, "--range")
+	if err != nil {
+		return nil, err
+	}
+	elems, err := doc.Elements()
+	if err != nil {
+		return nil, usagef("--range: %v", err)
+	}
+	ro := options.Range()
+	for _, e := range elems {
+		v := e.Value()
+		switch e.Key() {
+		case "min":
+			ro.SetMin(v)
+		case "max":
+			ro.SetMax(v)
+		case "sparsity", "trimFactor", "precision":
+			n, ok := v.AsInt64OK()
+			if !ok {
+				return nil, usagef("--range: %s must be an integer", e.Key())
+			}
+			switch e.Key() {
+			case "sparsity":
+				ro.SetSparsity(n)
+			case "trimFactor":
+				ro.SetTrimFactor(int32(n))
+			case "precision":
+				ro.SetPrecision(int32(n))
+			}
+			if e.Key() != "sparsity" && int64(int32(n)) != n {
+				return nil, usagef("--range: %s is out of range", e.Key())
+			}
+		default:
+			return nil, usagef("--range: unknown field %q (known: min, max, sparsity, trimFactor, precision)", e.Key())
+		}
+	}
+	return ro, nil
+}
+
+// stringOptions is the JSON shape of --string.
+type stringOptions struct {
+	CaseSensitive      *bool `json:"caseSensitive"`
+	DiacriticSensitive *bool `json:"diacriticSensitive"`
+	Prefix             *struct {
+		StrMinQueryLength int32 `json:"strMinQueryLength"`
+		StrMaxQueryLength int32 `json:"strMaxQueryLength"`
+	} `json:"prefix"`
+	Suffix *struct {
+		StrMinQueryLength int32 `json:"strMinQueryLength"`
+		StrMaxQueryLength int32 `json:"strMaxQueryLength"`
+	} `json:"suffix"`
+	Substring *struct {
+		StrMaxLength      int32 `json:"strMaxLength"`
+		StrMinQueryLength int32 `json:"strMinQueryLength"`
+		StrMaxQueryLength int32 `json:"strMaxQueryLength"`
+	} `json:"substring"`
+}
+
+// parseStringOptions reads --string into the driver's StringOptions.
+func parseStringOptions(s string) (*options.StringOptionsBuilder, error) {
+	var o stringOptions
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		return nil, usagef("--string is not a valid string options document: %v", err)
+	}
+	so := options.String()
+	if o.CaseSensitive != nil {
+		so.SetCaseSensitive(*o.CaseSensitive)
+	}
+	if o.DiacriticSensitive != nil {
+		so.SetDiacriticSensitive(*o.DiacriticSensitive)
+	}
+	if p := o.Prefix; p != nil {
+		so.SetPrefix(options.PrefixOptions{StrMinQueryLength: p.StrMinQueryLength, StrMaxQueryLength: p.StrMaxQueryLength})
+	}
+	if p := o.Suffix; p != nil {
+		so.SetSuffix(options.SuffixOptions{StrMinQueryLength: p.StrMinQueryLength, StrMaxQueryLength: p.StrMaxQueryLength})
+	}
+	if p := o.Substring; p != nil {
+		so.SetSubstring(options.SubstringOptions{StrMaxLength: p.StrMaxLength, StrMinQueryLength: p.StrMinQueryLength, StrMaxQueryLength: p.StrMaxQueryLength})
+	}
+	return so, nil
+}
+
+func decryptSpec() *cmdSpec {
+	return &cmdSpec{
+		path:    "decrypt",
+		args:    "[VALUE | -]",
+		summary: "decrypt one encrypted value",
+		desc: `Decrypts VALUE, an encrypted value (a binary of subtype 6) given as Extended JSON
+({"$binary":{"base64":"...","subType":"06"}}) or as the base64 of its bytes, and prints the
+plaintext as canonical Extended JSON (--relaxed: relaxed Extended JSON). Without VALUE, or with
+"-", the value is read from stdin. The data key is found in the key vault by the id the
+ciphertext carries.`,
+		examples: []string{
+			`mongocrypt decrypt '{"$binary":{"base64":"AR...","subType":"06"}}'`,
+			`mongocrypt encrypt --key-alt-name billing --algorithm random --output base64 '"x"' | mongocrypt decrypt`,
+		},
+		maxArgs:  1,
+		connects: true,
+		setup: func(fs *flag.FlagSet) runFunc {
+			relaxed := fs.Bool("relaxed", false, "print relaxed Extended JSON (numbers and dates as plain JSON)")
+			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
+				text, err := a.valueArg(args)
+				if err != nil {
+					return err
+				}
+				ct, err := parseCiphertext(text)
+				if err != nil {
+					return err
+				}
+				s, err := cf.open(ctx, a)
+				if err != nil {
+					return err
+				}
+				defer s.close()
+				val, err := s.ce.Decrypt(ctx, ct)
+				if err != nil {
+					return fmt.Errorf("decrypting: %w", err)
+				}
+				out, err := formatValue(val, !*relaxed)
+				if err != nil {
+					return fmt.Errorf("writing the value as Extended JSON: %w", err)
+				}
+				_, err = fmt.Fprintln(a.stdout, out)
+				return err
+			}
+		},
+	}
+}
+
+// parseCiphertext reads an encrypted value: Extended JSON binary of subtype 6, or base64.
+func parseCiphertext(text string) (bson.Binary, error) {
+	if strings.HasPrefix(text, "{") {
+		v, err := parseValue(text)
+		if err != nil {
+			return bson.Binary{}, usagef("VALUE is %v", err)
+		}
+		st, data, ok := v.BinaryOK()
+		if !ok {
+			return bson.Binary{}, usagef("VALUE is a %s, not an encrypted binary value", v.Type)
+		}
+		if st != bson.TypeBinaryEncrypted {
+			return bson.Binary{}, usagef("VALUE is a binary of subtype %d, not an encrypted value (subtype 6)", st)
+		}
+		return bson.Binary{Subtype: st, Data: data}, nil
+	}
+	data, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return bson.Binary{}, usagef("VALUE is neither Extended JSON nor base64")
+	}
+	return bson.Binary{Subtype: bson.TypeBinaryEncrypted, Data: data}, nil
+}
