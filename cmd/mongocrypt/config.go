@@ -45,11 +45,11 @@ const (
 	defaultConnWait = 10 * time.Second
 )
 
-// secretFields are the kmsProviders and tlsOptions fields whose values are never printed.
-var secretFields = map[string]bool{
-	"key": true, "accessKeyId": true, "secretAccessKey": true, "sessionToken": true,
-	"clientSecret": true, "privateKey": true, "accessToken": true,
-	"tlsCertificateKeyFilePassword": true, "certificateKeyFilePassword": true,
+// publicFields are the kmsProviders and tlsOptions fields whose values may be printed (they
+// name endpoints, tenants and files); every other value is treated as a secret.
+var publicFields = map[string]bool{
+	"endpoint": true, "identityPlatformEndpoint": true, "tenantId": true, "clientId": true, "email": true,
+	"tlsCAFile": true, "caFile": true, "tlsCertificateKeyFile": true, "certificateKeyFile": true,
 }
 
 const connEnvHelp = `
@@ -147,7 +147,9 @@ func (c *connFlags) secrets() []string {
 	var s []string
 	s = append(s, uriSecrets(c.uri)...)
 	for _, kv := range append(append([]string(nil), c.kms...), c.kmsTLS...) {
-		if _, v, ok := strings.Cut(kv, "="); ok && !strings.HasPrefix(v, "@") {
+		lhs, v, ok := strings.Cut(kv, "=")
+		_, field, _ := strings.Cut(lhs, ".")
+		if ok && !publicFields[field] && !strings.HasPrefix(v, "@") {
 			s = append(s, v)
 		}
 	}
@@ -327,7 +329,7 @@ func flagValue(a *app, provider, field, val string) (any, error) {
 		return b, nil
 	}
 	s := strings.TrimSpace(string(b))
-	if secretFields[field] {
+	if !publicFields[field] {
 		a.secrets = append(a.secrets, s)
 	}
 	return s, nil
@@ -379,7 +381,7 @@ func (fc *fileConfig) secrets() []string {
 	for _, m := range []map[string]map[string]any{fc.kmsProviders, fc.tlsOptions} {
 		for _, fields := range m {
 			for k, v := range fields {
-				if str, ok := v.(string); ok && secretFields[k] {
+				if str, ok := v.(string); ok && !publicFields[k] {
 					s = append(s, str)
 				}
 			}

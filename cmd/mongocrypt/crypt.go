@@ -42,12 +42,18 @@ from stdin, which keeps it out of the process list.
 --algorithm is any algorithm of the library, passed through as given: deterministic and random
 are short for AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic and -Random (CSFLE); the Queryable
 Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
---contention-factor, --range and --string as the driver's EncryptOptions do.`,
+--contention-factor, --range and --string as the driver's EncryptOptions do, and need a key id:
+--key-alt-name is looked up first. With --query-type the result is the payload of a query.
+
+--expression encrypts a range query instead of a value (the library's EncryptExpression): VALUE
+is {"$and":[{"FIELD":{"$gte":LOW}},{"FIELD":{"$lt":HIGH}}]} (or the aggregate form), and the
+output is the encrypted expression as canonical Extended JSON.`,
 		examples: []string{
 			`mongocrypt encrypt --key-alt-name billing --algorithm deterministic '"457-55-5462"'`,
 			`echo '{"$numberLong":"42"}' | mongocrypt encrypt --key-id 0f3c5f4e-5a1d-4c52-9a0b-1c2d3e4f5a6b --algorithm random --output base64`,
 			`mongocrypt encrypt --key-alt-name qe --algorithm Indexed --contention-factor 8 '"457-55-5462"'`,
 			`mongocrypt encrypt --key-alt-name qe --algorithm Range --contention-factor 0 --range '{"min":0,"max":200,"sparsity":1,"trimFactor":1}' 42`,
+			`mongocrypt encrypt --key-alt-name qe --algorithm Range --query-type range --contention-factor 0 --range '{"min":0,"max":200,"sparsity":1,"trimFactor":1}' --expression '{"$and":[{"age":{"$gte":30}},{"age":{"$lt":40}}]}'`,
 		},
 		maxArgs:  1,
 		connects: true,
@@ -55,13 +61,15 @@ Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
 			keyIDFlag := fs.String("key-id", "", "the `UUID` of the data key")
 			altName := fs.String("key-alt-name", "", "the keyAltName of the data key (instead of --key-id)")
 			algorithm := fs.String("algorithm", "", "the encryption `ALGORITHM` (required): deterministic, random, Indexed,\nUnindexed, Range, String, or a full name")
-			queryType := fs.String("query-type", "", "the Queryable Encryption query `TYPE` (equality, range, prefix, suffix,\nsubstring...): encrypts a find payload")
-			contention := fs.Int64("contention-factor", -1, "the Queryable Encryption contention `FACTOR` (Indexed, Range, String)")
+			queryType := fs.String("query-type", "", "the Queryable Encryption query `TYPE` (equality, range, prefixPreview,\nsuffixPreview, substringPreview...): encrypts the payload of a query")
+			contention := fs.Int64("contention-factor", 0, "the Queryable Encryption contention `FACTOR` (Indexed, Range, String)")
 			rangeOpts := fs.String("range", "", "the range options of the Range algorithm, a `JSON` document\n{\"min\":..,\"max\":..,\"sparsity\":..,\"trimFactor\":..,\"precision\":..}")
 			stringOpts := fs.String("string", "", "the string options of the String algorithm, a `JSON` document\n{\"caseSensitive\":..,\"diacriticSensitive\":..,\"prefix\":{\"strMinQueryLength\":..,\"strMaxQueryLength\":..},\n\"suffix\":{..},\"substring\":{\"strMaxLength\":..,\"strMinQueryLength\":..,\"strMaxQueryLength\":..}}")
+			expression := fs.Bool("expression", false, "VALUE is a range query expression, encrypted with EncryptExpression")
 			output := fs.String("output", "ejson", "the output `FORMAT`: ejson (canonical Extended JSON) or base64")
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
 				opts := options.Encrypt()
+				var keyID bson.Binary
 				switch {
 				case *keyIDFlag != "" && *altName != "":
 					return usagef("give --key-id or --key-alt-name, not both")
@@ -70,10 +78,8 @@ Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
 					if !ok {
 						return usagef("--key-id %q is not a UUID", *keyIDFlag)
 					}
-					opts.SetKeyID(id)
-				case *altName != "":
-					opts.SetKeyAltName(*altName)
-				default:
+					keyID = id
+				case *altName == "":
 					return usagef("--key-id or --key-alt-name is required")
 				}
 				if *algorithm == "" {
@@ -107,6 +113,9 @@ Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
 				if *output != "ejson" && *output != "base64" {
 					return usagef("--output must be ejson or base64")
 				}
+				if *expression && *output != "ejson" {
+					return usagef("--expression prints Extended JSON: --output base64 does not apply")
+				}
 				text, err := a.valueArg(args)
 				if err != nil {
 					return err
@@ -115,11 +124,42 @@ Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
 				if err != nil {
 					return usagef("VALUE is %v", err)
 				}
+				if *expression && val.Type != bson.TypeEmbeddedDocument {
+					return usagef("with --expression, VALUE must be a document, not a %s", val.Type)
+				}
 				s, err := cf.open(ctx, a)
 				if err != nil {
 					return err
 				}
 				defer s.close()
+				switch {
+				case keyID.Data != nil:
+					opts.SetKeyID(keyID)
+				case algo == algoDeterministic || algo == algoRandom:
+					opts.SetKeyAltName(*altName)
+				default:
+					// Queryable Encryption names its key by id only: look the name up.
+					doc, err := s.resolveKeyByAltName(ctx, *altName)
+					if err != nil {
+						return err
+					}
+					if keyID, err = keyIDOf(doc); err != nil {
+						return err
+					}
+					opts.SetKeyID(keyID)
+				}
+				if *expression {
+					var out bson.Raw
+					if err := s.ce.EncryptExpression(ctx, bson.Raw(val.Value), &out, opts); err != nil {
+						return fmt.Errorf("encrypting the expression with %s: %w", algo, err)
+					}
+					b, err := bson.MarshalExtJSON(out, true, false)
+					if err != nil {
+						return fmt.Errorf("writing the expression as Extended JSON: %w", err)
+					}
+					_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+					return err
+				}
 				ct, err := s.ce.Encrypt(ctx, val, opts)
 				if err != nil {
 					return fmt.Errorf("encrypting with %s: %w", algo, err)
@@ -288,6 +328,9 @@ ciphertext carries.`,
 				val, err := s.ce.Decrypt(ctx, ct)
 				if err != nil {
 					return fmt.Errorf("decrypting: %w", err)
+				}
+				if st, _, ok := val.BinaryOK(); ok && st == bson.TypeBinaryEncrypted && len(ct.Data) > 0 {
+					fmt.Fprintf(a.stderr, "mongocrypt decrypt: VALUE (blob subtype %d) is a placeholder or the payload of a query, not a stored value: printed unchanged\n", ct.Data[0])
 				}
 				out, err := formatValue(val, !*relaxed)
 				if err != nil {

@@ -155,3 +155,130 @@ func canonical(t testing.TB, s string) string {
 	}
 	return out
 }
+
+// TestEncryptQE passes the Queryable Encryption algorithms and their options through the
+// binary: insert payloads decrypt back (through the binary and the library), query payloads
+// equal the library's byte for byte, --key-alt-name is resolved to the key id they need, and
+// the library's refusals come out as failures.
+func TestEncryptQE(t *testing.T) {
+	v := newVault(t)
+	id := strings.TrimSpace(v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "qe"))
+	keyID, _ := parseUUID(id)
+	ce := v.library(t, map[string]map[string]any{"local": {"key": v.masterKey}})
+	rangeInt := `{"min":0,"max":200,"sparsity":1,"trimFactor":1}`
+	rangeDouble := `{"min":0.0,"max":200.0,"precision":2,"sparsity":1,"trimFactor":1}`
+	prefix := `{"caseSensitive":true,"diacriticSensitive":false,"prefix":{"strMinQueryLength":2,"strMaxQueryLength":10}}`
+	substring := `{"caseSensitive":false,"diacriticSensitive":false,"substring":{"strMaxLength":20,"strMinQueryLength":2,"strMaxQueryLength":8}}`
+	prefixSuffix := `{"caseSensitive":false,"diacriticSensitive":true,"prefix":{"strMinQueryLength":1,"strMaxQueryLength":4},"suffix":{"strMinQueryLength":1,"strMaxQueryLength":5}}`
+
+	// Insert payloads: random, so they are checked by decrypting them.
+	for _, c := range []struct {
+		args    []string
+		value   string
+		subtype byte
+	}{
+		{[]string{"--algorithm", "Indexed", "--contention-factor", "0"}, `"457-55-5462"`, 11},
+		{[]string{"--algorithm", "Indexed", "--contention-factor", "8"}, `{"$numberLong":"7"}`, 11},
+		{[]string{"--algorithm", "Unindexed"}, `{"a":[1,2]}`, 16},
+		{[]string{"--algorithm", "Range", "--contention-factor", "0", "--range", rangeInt}, `42`, 11},
+		{[]string{"--algorithm", "Range", "--contention-factor", "2", "--range", rangeDouble}, `42.25`, 11},
+		{[]string{"--algorithm", "String", "--contention-factor", "0", "--string", prefix}, `"Hello"`, 11},
+		{[]string{"--algorithm", "String", "--contention-factor", "1", "--string", substring}, `"Grüße"`, 11},
+		{[]string{"--algorithm", "String", "--contention-factor", "0", "--string", prefixSuffix}, `"Ünïcode"`, 11},
+	} {
+		for _, key := range [][]string{{"--key-id", id}, {"--key-alt-name", "qe"}} {
+			args := append(append([]string{"encrypt"}, key...), c.args...)
+			b64 := strings.TrimSpace(v.ok(t, append(args, "--output", "base64", c.value)...))
+			raw, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil || len(raw) == 0 || raw[0] != c.subtype {
+				t.Fatalf("%v: blob %q, want subtype %d", args, b64, c.subtype)
+			}
+			want := canonical(t, c.value)
+			if out := strings.TrimSpace(v.ok(t, "decrypt", b64)); out != want {
+				t.Fatalf("%v: decrypts to %s, want %s", args, out, want)
+			}
+			got, err := ce.Decrypt(t.Context(), bson.Binary{Subtype: 6, Data: raw})
+			if s, _ := formatValue(got, true); err != nil || s != want {
+				t.Fatalf("%v: the library decrypts to %s (%v), want %s", args, s, err, want)
+			}
+		}
+	}
+
+	// Query payloads are deterministic: byte for byte the library's with the same options.
+	for _, c := range []struct {
+		args  []string
+		value any
+		opts  *options.EncryptOptionsBuilder
+	}{
+		{[]string{"--algorithm", "Indexed", "--contention-factor", "4", "--query-type", "equality"}, "457-55-5462",
+			options.Encrypt().SetAlgorithm("Indexed").SetContentionFactor(4).SetQueryType("equality")},
+		{[]string{"--algorithm", "String", "--contention-factor", "0", "--query-type", "prefixPreview", "--string", prefix}, "He",
+			options.Encrypt().SetAlgorithm("String").SetContentionFactor(0).SetQueryType("prefixPreview").
+				SetStringOptions(options.String().SetCaseSensitive(true).SetDiacriticSensitive(false).
+					SetPrefix(options.PrefixOptions{StrMinQueryLength: 2, StrMaxQueryLength: 10}))},
+	} {
+		got := strings.TrimSpace(v.ok(t, append(append([]string{"encrypt", "--key-alt-name", "qe"}, c.args...), ejsonString(t, c.value))...))
+		typ, data, _ := bson.MarshalValue(c.value)
+		want, err := ce.Encrypt(t.Context(), bson.RawValue{Type: typ, Value: data}, c.opts.SetKeyID(keyID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != ejsonString(t, want) {
+			t.Fatalf("%v: %s, want the library's %s", c.args, got, ejsonString(t, want))
+		}
+		// Decrypting a query payload gives it back unchanged, with a note.
+		r := v.run(t, "decrypt", got)
+		if r.code != exitOK || strings.TrimSpace(r.stdout) != got || !strings.Contains(r.stderr, "printed unchanged") {
+			t.Fatalf("decrypt of a query payload: %s", r)
+		}
+	}
+
+	// A range query through EncryptExpression.
+	expr := `{"$and":[{"age":{"$gte":30}},{"age":{"$lt":40}}]}`
+	out := v.ok(t, "encrypt", "--key-alt-name", "qe", "--algorithm", "Range", "--query-type", "range", "--contention-factor", "0",
+		"--range", rangeInt, "--expression", expr)
+	var enc bson.Raw
+	if err := bson.UnmarshalExtJSON([]byte(out), true, &enc); err != nil {
+		t.Fatalf("--expression printed %q: %v", out, err)
+	}
+	clauses, _ := enc.Lookup("$and").Array().Values()
+	if len(clauses) != 2 {
+		t.Fatalf("encrypted expression: %s", out)
+	}
+	lower := clauses[0].Document().Lookup("age", "$gte")
+	if st, data, ok := lower.BinaryOK(); !ok || st != 6 || data[0] != 13 {
+		t.Fatalf("the lower bound is not a FindRangePayloadV2: %s", out)
+	}
+	var lib bson.Raw
+	parsed, _ := parseValue(expr)
+	if err := ce.EncryptExpression(t.Context(), bson.Raw(parsed.Value), &lib, options.Encrypt().SetKeyID(keyID).
+		SetAlgorithm("Range").SetQueryType("range").SetContentionFactor(0).SetRangeOptions(options.Range().
+		SetMin(intValue(0)).SetMax(intValue(200)).SetSparsity(1).SetTrimFactor(1))); err != nil {
+		t.Fatal(err)
+	}
+	if libJSON, _ := bson.MarshalExtJSON(lib, true, false); strings.TrimSpace(out) != string(libJSON) {
+		t.Fatalf("--expression: %s, want the library's %s", out, libJSON)
+	}
+
+	// The library's refusals are failures with its reason.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--algorithm", "Indexed", `"x"`}, "contention factor"},
+		{[]string{"--algorithm", "Range", "--query-type", "range", "--contention-factor", "0", "--range", rangeInt, "5"}, "EncryptExpression"},
+		{[]string{"--algorithm", "Range", "--contention-factor", "0", "--range", rangeInt, "500"}, "max"},
+		{[]string{"--algorithm", "deterministic", "--query-type", "equality", `"x"`}, "apply only to Queryable Encryption"},
+		{[]string{"--algorithm", "Bogus", `"x"`}, `unsupported algorithm "Bogus"`},
+	} {
+		checkFailure(t, v.run(t, append([]string{"encrypt", "--key-id", id}, c.args...)...), exitFail, c.want)
+	}
+	checkFailure(t, v.run(t, "encrypt", "--key-alt-name", "nope", "--algorithm", "Indexed", "--contention-factor", "0", "1"), exitFail, `no key in `+v.ns+` has the keyAltName "nope"`)
+	checkFailure(t, v.run(t, "encrypt", "--key-id", id, "--algorithm", "Range", "--expression", "--output", "base64", "{}"), exitUsage, "--output base64 does not apply")
+	checkFailure(t, v.run(t, "encrypt", "--key-id", id, "--algorithm", "Range", "--expression", "5"), exitUsage, "VALUE must be a document")
+}
+
+func intValue(n int32) bson.RawValue {
+	typ, data, _ := bson.MarshalValue(n)
+	return bson.RawValue{Type: typ, Value: data}
+}

@@ -57,6 +57,11 @@ func parseUUID(s string) (bson.Binary, bool) {
 // parseValue parses one BSON value written as Extended JSON (canonical or relaxed): "text",
 // 42, {"$numberLong": "42"}, {"$date": "..."}, {"a": 1}...
 func parseValue(s string) (bson.RawValue, error) {
+	// The driver's parser stops after the first document: check first that s is one JSON
+	// value and nothing else.
+	if !json.Valid([]byte(s)) {
+		return bson.RawValue{}, errors.New("not a valid Extended JSON value")
+	}
 	var doc bson.Raw
 	if err := bson.UnmarshalExtJSON([]byte(`{"v":`+s+"\n}"), false, &doc); err != nil {
 		return bson.RawValue{}, errors.New("not a valid Extended JSON value")
@@ -70,6 +75,9 @@ func parseValue(s string) (bson.RawValue, error) {
 
 // parseDocument parses an Extended JSON document (a filter, a master key).
 func parseDocument(s, what string) (bson.Raw, error) {
+	if !json.Valid([]byte(s)) {
+		return nil, usagef("%s is not an Extended JSON document: not valid JSON", what)
+	}
 	var doc bson.Raw
 	if err := bson.UnmarshalExtJSON([]byte(s), false, &doc); err != nil {
 		return nil, usagef("%s is not an Extended JSON document: %v", what, err)

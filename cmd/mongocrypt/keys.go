@@ -195,7 +195,19 @@ func (s *session) resolveKey(ctx context.Context, ref string) (bson.Raw, error) 
 	return doc, nil
 }
 
-func keyID(doc bson.Raw) (bson.Binary, error) {
+// resolveKeyByAltName finds the key document with the keyAltName name.
+func (s *session) resolveKeyByAltName(ctx context.Context, name string) (bson.Raw, error) {
+	doc, err := s.ce.GetKeyByAltName(ctx, name).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, fmt.Errorf("%w: no key in %s has the keyAltName %q", errNoKey, s.ns, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading data key %q from %s: %w", name, s.ns, err)
+	}
+	return doc, nil
+}
+
+func keyIDOf(doc bson.Raw) (bson.Binary, error) {
 	st, data, ok := doc.Lookup("_id").BinaryOK()
 	if !ok {
 		return bson.Binary{}, errors.New("the key document has no binary _id")
@@ -259,7 +271,7 @@ func keysDeleteSpec() *cmdSpec {
 				if err != nil {
 					return err
 				}
-				id, err := keyID(doc)
+				id, err := keyIDOf(doc)
 				if err != nil {
 					return err
 				}
@@ -300,7 +312,7 @@ func keysAddAltNameSpec() *cmdSpec {
 				if err != nil {
 					return err
 				}
-				id, err := keyID(doc)
+				id, err := keyIDOf(doc)
 				if err != nil {
 					return err
 				}
@@ -342,7 +354,7 @@ func keysRemoveAltNameSpec() *cmdSpec {
 				if err != nil {
 					return err
 				}
-				id, err := keyID(doc)
+				id, err := keyIDOf(doc)
 				if err != nil {
 					return err
 				}

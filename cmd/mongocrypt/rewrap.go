@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func (r *rewrap) run(ctx context.Context, s *session) error {
 			r.bar.finish()
 			fmt.Fprintf(r.out, "matched %d data keys in %s; rewrapped %d under %s before a failure\n", len(docs), s.ns, rewrapped, r.target())
 			return fmt.Errorf("rewrapped %d of %d data keys, then the batch of keys %d to %d failed (its keys, and the %d after it, were not rewrapped): %w",
-				rewrapped, len(docs), start+1, end, len(docs)-end, err)
+				rewrapped, len(docs), start+1, end, len(docs)-end, firstOfMany(err))
 		}
 		r.bar.show(end)
 	}
@@ -183,6 +184,18 @@ func (r *rewrap) run(ctx context.Context, s *session) error {
 		msg += fmt.Sprintf("; %d were deleted or changed meanwhile and left alone", gone)
 	}
 	_, err = fmt.Fprintln(r.out, msg)
+	return err
+}
+
+// firstOfMany shortens the joined errors of a batch (one per key, often all alike) to the
+// first one and their number, so that the line stays readable.
+func firstOfMany(err error) error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		if errs := joined.Unwrap(); len(errs) > 1 {
+			return fmt.Errorf("%d keys could not be rewrapped; the first: %w", len(errs), errs[0])
+		}
+	}
 	return err
 }
 

@@ -237,6 +237,13 @@ func TestRewrapFailure(t *testing.T) {
 			t.Fatalf("key %d (%s) was not rewrapped under its own master key", i+10, s)
 		}
 	}
+	// A master key the provider refuses fails every key of the batch: one line, with the
+	// number of failures and the first of them.
+	r = cli(t, env, "", "keys", "rewrap", "--provider", "local", "--master-key", `{"unexpected":1}`)
+	checkFailure(t, r, exitFail, "rewrapped 0 of 20 data keys, then the batch of keys 1 to 20 failed (its keys, and the 0 after it, were not rewrapped): 20 keys could not be rewrapped; the first: rewrapping key ")
+	if !strings.Contains(r.stderr, `unexpected field "unexpected"`) {
+		t.Fatalf("the cause is missing: %s", r.stderr)
+	}
 	// Every value decrypts through the binary, with both master keys configured.
 	for i, ct := range cts {
 		r := cli(t, env, "", "decrypt", base64.StdEncoding.EncodeToString(ct.Data))

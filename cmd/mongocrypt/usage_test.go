@@ -104,7 +104,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"encrypt", "--key-id", "not-a-uuid", "--algorithm", "random", "1"}, `--key-id "not-a-uuid" is not a UUID`},
 		{[]string{"encrypt", "--key-alt-name", "k", "1"}, "--algorithm is required"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "{bad"}, "VALUE is not a valid Extended JSON value"},
-		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", `1, "w": 2`}, "VALUE is not a single Extended JSON value"},
+		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", `1, "w": 2`}, "VALUE is not a valid Extended JSON value"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "1", "2"}, `unexpected argument "2"`},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "Range", "--range", `{"bogus":1}`, "1"}, `--range: unknown field "bogus"`},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "Range", "--range", `{"sparsity":"x"}`, "1"}, "--range: sparsity must be an integer"},
@@ -178,6 +178,8 @@ func TestUnreachableServer(t *testing.T) {
 		}
 		checkNoSecret(t, r, strings.Join(args, " "))
 	}
+	// --timeout bounds a command on a server that answers.
+	checkFailure(t, cli(t, []string{"MONGODB_URI=" + serverURI}, "", "keys", "list", "--timeout", "1ns"), exitFail, "context deadline exceeded")
 	// The demo too, with its own --uri.
 	r := cli(t, nil, "", "demo", "--uri", "mongodb://admin:"+secretPassword+"@127.0.0.1:1/?serverSelectionTimeoutMS=300")
 	checkFailure(t, r, exitFail, "127.0.0.1:1")
