@@ -65,7 +65,7 @@ Usage: mongocrypt COMMAND [flags] [arguments]
 Commands:
 `)
 	for _, s := range specs() {
-		fmt.Fprintf(w, "  %-22s %s\n", s.path, s.summary)
+		fmt.Fprintf(w, "  %-24s %s\n", s.path, s.summary)
 	}
 	fmt.Fprint(w, `  help [COMMAND | config]  the help of a command, or of the configuration
 

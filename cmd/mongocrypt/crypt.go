@@ -59,7 +59,7 @@ output is the encrypted expression as canonical Extended JSON.`,
 		connects: true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			keyIDFlag := fs.String("key-id", "", "the `UUID` of the data key")
-			altName := fs.String("key-alt-name", "", "the keyAltName of the data key (instead of --key-id)")
+			altName := fs.String("key-alt-name", "", "the keyAltName `NAME` of the data key (instead of --key-id)")
 			algorithm := fs.String("algorithm", "", "the encryption `ALGORITHM` (required): deterministic, random, Indexed,\nUnindexed, Range, String, or a full name")
 			queryType := fs.String("query-type", "", "the Queryable Encryption query `TYPE` (equality, range, prefixPreview,\nsuffixPreview, substringPreview...): encrypts the payload of a query")
 			contention := fs.Int64("contention-factor", 0, "the Queryable Encryption contention `FACTOR` (Indexed, Range, String)")

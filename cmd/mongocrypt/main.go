@@ -18,9 +18,20 @@
 //	mongocrypt encrypt --key-alt-name billing --algorithm deterministic '"457-55-5462"'
 //	mongocrypt decrypt VALUE
 //	mongocrypt demo
+//	mongocrypt server
 //
 // The server, the key vault namespace and the KMS providers come from flags, environment
-// variables and a YAML or JSON configuration file: "mongocrypt help config" describes them.
+// variables (MONGODB_URI, MONGOCRYPT_CONFIG, MONGOCRYPT_KEY_VAULT, MONGOCRYPT_LOCAL_KEY and
+// MONGOCRYPT_LOCAL_KEY_<name>, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+// AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) and a YAML or JSON configuration file
+// whose kmsProviders and tlsOptions have the shape of the driver's: "mongocrypt help config"
+// describes them. Secrets are never printed: errors go through a filter that replaces every
+// configured secret and the password of the connection string.
+//
+// "keys rewrap" rewraps in batches of the library's RewrapManyDataKey, each written only when
+// all its keys were rewrapped, with a progress bar when stderr is a terminal and a summary of
+// the keys matched and rewrapped (also after a failure). "demo" is the quickstart on an embedded
+// MongoDB-compatible server (FerretDB); "server" runs that server alone, to try the commands.
 // Run "mongocrypt help" for every command and "mongocrypt COMMAND --help" for its flags.
 //
 // Exit status: 0 on success, 1 when the operation failed, 2 on a usage error.
