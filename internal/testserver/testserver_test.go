@@ -22,11 +22,11 @@ func TestStartInsertFind(t *testing.T) {
 	}
 	defer c.Disconnect(ctx)
 	coll := c.Database("db").Collection("c")
-	if _, err := coll.InsertOne(ctx, bson.D{{"_id", 1}, {"x", bson.Binary{Subtype: 6, Data: []byte{1, 2, 3}}}}); err != nil {
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "x", Value: bson.Binary{Subtype: 6, Data: []byte{1, 2, 3}}}}); err != nil {
 		t.Fatal(err)
 	}
 	var got bson.M
-	if err := coll.FindOne(ctx, bson.D{{"_id", 1}}).Decode(&got); err != nil {
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: 1}}).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
 	b, ok := got["x"].(bson.Binary)
