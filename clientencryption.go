@@ -450,12 +450,27 @@ func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, o
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	res, err := ce.e.keyVault.BulkWrite(ctx, models)
-	if err != nil {
-		return &mongo.RewrapManyDataKeyResult{BulkWriteResult: res}, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "update", Err: err}}
+	total := &mongo.BulkWriteResult{Acknowledged: true}
+	for start := 0; start < len(models); start += rewrapBatch {
+		res, err := ce.e.keyVault.BulkWrite(ctx, models[start:min(start+rewrapBatch, len(models))])
+		if res != nil {
+			total.MatchedCount += res.MatchedCount
+			total.ModifiedCount += res.ModifiedCount
+			total.Acknowledged = total.Acknowledged && res.Acknowledged
+		}
+		if err != nil {
+			return &mongo.RewrapManyDataKeyResult{BulkWriteResult: total}, &Error{Code: CodeKeyVault,
+				Message: fmt.Sprintf("%d of %d keys updated", total.ModifiedCount, len(models)),
+				Err:     &KeyVaultError{Op: "update", Err: err}}
+		}
 	}
-	return &mongo.RewrapManyDataKeyResult{BulkWriteResult: res}, nil
+	return &mongo.RewrapManyDataKeyResult{BulkWriteResult: total}, nil
 }
+
+// rewrapBatch is the number of key updates per bulk write of RewrapManyDataKey. Servers take
+// far more per command; the embedded server stalls from 100 on, and the cost of a command per
+// 50 keys is small next to the KMS calls of a rewrap.
+const rewrapBatch = 50
 
 // rewrapOne unwraps one key and wraps it for its new master key, returning the update.
 func (e *engine) rewrapOne(ctx context.Context, doc bson.Raw, target kms.Provider, newMaster bson.Raw) (mongo.WriteModel, error) {

@@ -508,3 +508,42 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestRewrapManyKeys rewraps more keys than one bulk write holds.
+func TestRewrapManyKeys(t *testing.T) {
+	env := newEnv(t)
+	ctx := t.Context()
+	const n = 120
+	docs := make([]any, 0, n)
+	var first bson.Binary
+	for i := 0; i < n; i++ {
+		doc, id, err := env.ce.e.newKeyDocument(ctx, "local", &options.DataKeyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = bson.Binary{Subtype: 4, Data: id[:]}
+		}
+		docs = append(docs, doc)
+	}
+	if _, err := env.kv.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := env.ce.Encrypt(ctx, rawValue(t, "v"), options.Encrypt().SetKeyID(first).SetAlgorithm("AEAD_AES_256_CBC_HMAC_SHA_512-Random"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := env.ce.RewrapManyDataKey(ctx, bson.D{}, options.RewrapManyDataKey().SetProvider("local:other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MatchedCount != n || res.ModifiedCount != n {
+		t.Fatalf("matched %d, modified %d, want %d", res.MatchedCount, res.ModifiedCount, n)
+	}
+	if m, _ := env.kv.CountDocuments(ctx, bson.D{{Key: "masterKey.provider", Value: "local:other"}}); m != n {
+		t.Fatalf("%d keys rewrapped, want %d", m, n)
+	}
+	if v, err := env.ce.Decrypt(ctx, ct); err != nil || v.StringValue() != "v" {
+		t.Fatalf("decrypt after rewrap: %v", err)
+	}
+}
