@@ -441,6 +441,9 @@ func (a *analyzer) bulkWrite(cmd []byte, ei []byte) ([]byte, error) {
 		case "$db":
 		case "ops":
 			v := e.Value()
+			if err := checkBulkOps(v); err != nil {
+				return nil, err
+			}
 			if !a.anyRequires() {
 				b.element(e)
 				continue
@@ -478,6 +481,28 @@ func (a *analyzer) bulkWrite(cmd []byte, ei []byte) ([]byte, error) {
 	return b.build(), nil
 }
 
+// checkBulkOps refuses what mongocryptd refuses in any bulkWrite it
+// analyzes: an update or delete next to other operations.
+func checkBulkOps(v bsoncore.Value) error {
+	if v.Type != bsoncore.TypeArray {
+		return cmdErr("'ops' must be an array")
+	}
+	ops := elements(v.Data)
+	if len(ops) < 2 {
+		return nil
+	}
+	for _, oe := range ops {
+		ov := oe.Value()
+		if ov.Type != bsoncore.TypeEmbeddedDocument {
+			return cmdErr("each bulkWrite op must be a non-empty document")
+		}
+		if els := elements(ov.Data); len(els) > 0 && els[0].Key() != "insert" {
+			return cmdErr("Only insert is supported in BulkWrite with multiple operations and Queryable Encryption.")
+		}
+	}
+	return nil
+}
+
 func (a *analyzer) bulkOp(m *matcher, root *node, op []byte, qe bool) ([]byte, error) {
 	els := elements(op)
 	kind := els[0].Key()
@@ -488,6 +513,9 @@ func (a *analyzer) bulkOp(m *matcher, root *node, op []byte, qe bool) ([]byte, e
 		case kind == "insert" && k == "document":
 			if v.Type != bsoncore.TypeEmbeddedDocument {
 				return nil, cmdErr("bulkWrite insert 'document' must be an object")
+			}
+			if err := checkGeneratedID(root, v.Data); err != nil {
+				return nil, err
 			}
 			d, err := a.markDocument(root, v.Data, qe)
 			if err != nil {

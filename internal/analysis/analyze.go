@@ -18,8 +18,11 @@ type Schema struct {
 	// (libmongocrypt does the same before it calls query analysis).
 	EncryptedFields bson.Raw
 	// Remote is true when the JSON schema came from the server
-	// (listCollections) rather than from the local schemaMap. It is carried to
-	// mirror mongocryptd's isRemoteSchema; it does not change the markings.
+	// (listCollections) rather than from the local schemaMap: mongocryptd's
+	// isRemoteSchema. A local schema may only use the JSON schema keywords that
+	// bear on encryption; a remote one may also use the validation keywords
+	// the server enforces (required, minimum, pattern, ...). It does not
+	// change the markings.
 	Remote bool
 }
 
@@ -310,6 +313,7 @@ func Analyze(db string, cmd bson.Raw, schemas map[string]Schema) (Result, error)
 }
 
 func analyze(info *cmdInfo, cmd bson.Raw, schemas map[string]Schema) (Result, error) {
+	schemas = validatorSchema(info, cmd, schemas)
 	a := &analyzer{db: info.db, cmdName: info.name, schemas: map[string]*nsSchema{}}
 	var qeNS, csfleNS string
 	for _, ns := range info.namespaces {
@@ -370,7 +374,7 @@ func parseSchema(ns string, s Schema) (*nsSchema, error) {
 		if err := validateDoc(s.JSONSchema, 0); err != nil {
 			return nil, refusef(ns, "invalid JSON schema: %v", err)
 		}
-		root, err := parseJSONSchema(s.JSONSchema)
+		root, err := parseJSONSchema(s.JSONSchema, s.Remote)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"strings"
+
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -12,7 +14,11 @@ func (a *analyzer) command(info *cmdInfo, cmd []byte, ei []byte, requires bool) 
 		return a.bulkWrite(cmd, ei)
 	case "explain":
 		return a.explain(cmd, ei)
-	case "create", "collMod", "createIndexes", "compactStructuredEncryptionData", "cleanupStructuredEncryptionData":
+	case "create", "collMod":
+		return a.validatorCommand(info, cmd)
+	case "createIndexes":
+		return a.createIndexes(info, cmd)
+	case "compactStructuredEncryptionData", "cleanupStructuredEncryptionData":
 		// Nothing to mark; mongocryptd returns the command as it was sent,
 		// without the schema fields libmongocrypt added.
 		return copyWithout(cmd, "$db"), nil
@@ -113,7 +119,12 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 			p, err = a.pipeline(s, v, 0)
 			nv, isNew = arrayValue(p), true
 		case name == "findAndModify" && k == "update":
-			nv, err = a.updateSpec(root, v, qe)
+			if isTrue(cmd, "upsert") {
+				err = checkUpsert(root, v)
+			}
+			if err == nil {
+				nv, err = a.updateSpec(root, v, qe)
+			}
 			isNew = true
 		case name == "insert" && k == "documents":
 			seq = e
@@ -202,6 +213,9 @@ func (a *analyzer) insertDocuments(root *node, v bsoncore.Value, qe bool) ([]byt
 		if dv.Type != bsoncore.TypeEmbeddedDocument {
 			return nil, cmdErr("each inserted document must be an object")
 		}
+		if err := checkGeneratedID(root, dv.Data); err != nil {
+			return nil, err
+		}
 		d, err := a.markDocument(root, dv.Data, qe)
 		if err != nil {
 			return nil, err
@@ -219,10 +233,18 @@ func (a *analyzer) markDocument(root *node, doc []byte, qe bool) ([]byte, error)
 			return nil, refusef("__safeContent__", "Cannot modify the reserved field __safeContent__ of a Queryable Encryption collection")
 		}
 	}
-	return a.markLevel(root, doc, doc, "", true, 0)
+	return a.markLevel(root, doc, &origDoc{doc: doc, schema: root}, "", true, 0)
 }
 
-func (a *analyzer) markLevel(n *node, doc, rootDoc []byte, path string, top bool, depth int) ([]byte, error) {
+// origDoc is the whole document being written (insert, replacement), in
+// which a keyId JSON pointer is resolved, with its schema. It is nil for the
+// values of update operators: there is no whole document to point into.
+type origDoc struct {
+	doc    []byte
+	schema *node
+}
+
+func (a *analyzer) markLevel(n *node, doc []byte, orig *origDoc, path string, top bool, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return nil, cmdErr("document nested too deeply")
 	}
@@ -235,13 +257,13 @@ func (a *analyzer) markLevel(n *node, doc, rootDoc []byte, path string, top bool
 		case c == nil || !c.hasEnc:
 			b.element(e)
 		case c.enc != nil:
-			nv, err := a.insertValue(c.enc, v, rootDoc, p, top)
+			nv, err := a.insertValue(c.enc, v, orig, p, top)
 			if err != nil {
 				return nil, err
 			}
 			b.value(k, nv)
 		case v.Type == bsoncore.TypeEmbeddedDocument:
-			d, err := a.markLevel(c, v.Data, rootDoc, p, false, depth+1)
+			d, err := a.markLevel(c, v.Data, orig, p, false, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -255,16 +277,16 @@ func (a *analyzer) markLevel(n *node, doc, rootDoc []byte, path string, top bool
 	return b.build(), nil
 }
 
-// checkEncryptable refuses the values libmongocrypt cannot encrypt.
+// checkEncryptable refuses the values no algorithm can encrypt and those
+// deterministic encryption cannot (mongocryptd's wording: "Cannot encrypt
+// element of type: <type>").
 func checkEncryptable(path string, v bsoncore.Value, deterministic bool) error {
-	switch v.Type {
-	case bsoncore.TypeNull, bsoncore.TypeUndefined, bsoncore.TypeMinKey, bsoncore.TypeMaxKey:
-		return refusef(path, "Cannot encrypt element of type: %s", typeName(v.Type))
-	case bsoncore.TypeDouble, bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray, bsoncore.TypeCodeWithScope,
-		bsoncore.TypeBoolean, bsoncore.TypeDecimal128:
-		if deterministic {
-			return refusef(path, "Cannot encrypt element of type %s with deterministic encryption", typeName(v.Type))
-		}
+	name := typeName(v.Type)
+	switch {
+	case unencryptable[name]:
+		return refusef(path, "Cannot encrypt element of type: %s", name)
+	case deterministic && detForbidden[name]:
+		return refusef(path, "Cannot encrypt element of type: %s with deterministic encryption", name)
 	}
 	return nil
 }
@@ -289,7 +311,7 @@ func checkBSONType(path string, v bsoncore.Value, types []string) error {
 }
 
 // insertValue returns the placeholder that encrypts v as a stored value.
-func (a *analyzer) insertValue(f *encField, v bsoncore.Value, rootDoc []byte, path string, top bool) (bsoncore.Value, error) {
+func (a *analyzer) insertValue(f *encField, v bsoncore.Value, orig *origDoc, path string, top bool) (bsoncore.Value, error) {
 	if isEncryptedBinary(v) {
 		return v, nil
 	}
@@ -307,8 +329,11 @@ func (a *analyzer) insertValue(f *encField, v bsoncore.Value, rootDoc []byte, pa
 		}
 		var ka bsoncore.Value
 		if f.fle1.keyAltPointer != "" {
+			if orig == nil {
+				return v, refusef(path, errNonStaticKeyID+" A field whose keyId is a JSON pointer can only be written in a whole document (insert or replacement), not by an update operator")
+			}
 			var err error
-			if ka, err = resolvePointer(rootDoc, f.fle1.keyAltPointer, path); err != nil {
+			if ka, err = resolvePointer(orig, f.fle1.keyAltPointer, path); err != nil {
 				return v, err
 			}
 		}
@@ -334,21 +359,30 @@ func (a *analyzer) insertValue(f *encField, v bsoncore.Value, rootDoc []byte, pa
 	return fle2Placeholder(q, fle2Insert, fle2Unindexed, v, 0), nil
 }
 
-// resolvePointer follows a JSON pointer (RFC 6901) inside doc to the keyAltName.
-func resolvePointer(doc []byte, pointer, path string) (bsoncore.Value, error) {
-	cur := docValue(doc)
-	for _, tok := range splitPointer(pointer) {
+// errNonStaticKeyID is mongocryptd's refusal of a keyId JSON pointer where no
+// whole document is at hand to resolve it.
+const errNonStaticKeyID = "A non-static (JSONPointer) keyId is not supported."
+
+// resolvePointer follows a JSON pointer (RFC 6901) inside the original
+// document to the keyAltName: it must name an existing, unencrypted string.
+func resolvePointer(orig *origDoc, pointer, path string) (bsoncore.Value, error) {
+	cur := docValue(orig.doc)
+	tokens := splitPointer(pointer)
+	for _, tok := range tokens {
 		if cur.Type != bsoncore.TypeEmbeddedDocument {
-			return cur, refusef(path, "keyId JSON pointer '%s' does not resolve to a value in the document", pointer)
+			return cur, refusef(path, "keyId pointer '%s' must point to a field that exists", pointer)
 		}
 		v, ok := lookup(cur.Data, tok)
 		if !ok {
-			return cur, refusef(path, "keyId JSON pointer '%s' does not resolve to a value in the document", pointer)
+			return cur, refusef(path, "keyId pointer '%s' must point to a field that exists", pointer)
 		}
 		cur = v
 	}
+	if kind, _ := orig.schema.resolve(strings.Join(tokens, ".")); kind == pathEncrypted {
+		return cur, refusef(path, "keyId pointer '%s' cannot point to an encrypted field", pointer)
+	}
 	if cur.Type != bsoncore.TypeString {
-		return cur, refusef(path, "keyId JSON pointer '%s' must resolve to a string keyAltName, got %s", pointer, typeName(cur.Type))
+		return cur, refusef(path, "keyId pointer '%s' must point to a string, got %s", pointer, typeName(cur.Type))
 	}
 	return cur, nil
 }
@@ -395,7 +429,7 @@ func (a *analyzer) queryValue(f *encField, v bsoncore.Value) (bsoncore.Value, er
 			return v, refusef(f.path, errRandomQuery)
 		}
 		if f.fle1.keyAltPointer != "" {
-			return v, refusef(f.path, "Cannot query on a field whose keyId is a JSON pointer")
+			return v, refusef(f.path, errNonStaticKeyID+" A field whose keyId is a JSON pointer cannot be queried")
 		}
 		if err := checkEncryptable(f.path, v, true); err != nil {
 			return v, err
@@ -421,6 +455,53 @@ func (a *analyzer) queryValue(f *encField, v bsoncore.Value) (bsoncore.Value, er
 	return fle2Placeholder(q, fle2Find, fle2Equality, v, q.contention), nil
 }
 
+// Statement fields in the order mongocryptd writes them: it parses each
+// statement and serializes it again, as the server's write command parser
+// defines them. Fields it does not know are kept after them.
+var (
+	updateStatementOrder = []string{"q", "u", "c", "arrayFilters", "hint", "multi", "upsert",
+		"upsertSupplied", "collation", "sampleId", "$_allowShardKeyUpdatesWithoutFullShardKeyInQuery", "sort"}
+	deleteStatementOrder = []string{"q", "limit", "hint", "collation", "sampleId"}
+)
+
+// reorder writes the fields of a statement in the given order, then the
+// fields the order does not name, as they were. rewritten holds the values
+// that replace the statement's own; defaults those written when absent.
+func reorder(stmt []byte, order []string, rewritten, defaults map[string]bsoncore.Value) []byte {
+	b := newDoc()
+	known := map[string]bool{}
+	for _, k := range order {
+		known[k] = true
+		if v, ok := rewritten[k]; ok {
+			b.value(k, v)
+			continue
+		}
+		if v, ok := lookup(stmt, k); ok {
+			b.value(k, v)
+			continue
+		}
+		if v, ok := defaults[k]; ok {
+			b.value(k, v)
+		}
+	}
+	for _, e := range elements(stmt) {
+		if !known[e.Key()] {
+			b.element(e)
+		}
+	}
+	return b.build()
+}
+
+func boolValue(v bool) bsoncore.Value {
+	return bsoncore.Value{Type: bsoncore.TypeBoolean, Data: bsoncore.AppendBoolean(nil, v)}
+}
+
+// isTrue reports whether a statement flag (multi, upsert) is set.
+func isTrue(stmt []byte, key string) bool {
+	v, ok := lookup(stmt, key)
+	return ok && v.Type == bsoncore.TypeBoolean && v.Boolean()
+}
+
 func (a *analyzer) deleteStatements(m *matcher, v bsoncore.Value) ([]byte, error) {
 	if v.Type != bsoncore.TypeArray {
 		return nil, cmdErr("'deletes' must be an array")
@@ -431,53 +512,198 @@ func (a *analyzer) deleteStatements(m *matcher, v bsoncore.Value) ([]byte, error
 		if sv.Type != bsoncore.TypeEmbeddedDocument {
 			return nil, cmdErr("each delete statement must be an object")
 		}
-		b := newDoc()
-		for _, se := range elements(sv.Data) {
-			if se.Key() == "q" {
-				nv, _, err := a.filterValue(m, "q", se.Value())
-				if err != nil {
-					return nil, err
-				}
-				b.value("q", nv)
-				continue
+		rewritten := map[string]bsoncore.Value{}
+		if q, ok := lookup(sv.Data, "q"); ok {
+			nv, _, err := a.filterValue(m, "q", q)
+			if err != nil {
+				return nil, err
 			}
-			b.element(se)
+			rewritten["q"] = nv
 		}
-		arr.doc(b.build())
+		arr.doc(reorder(sv.Data, deleteStatementOrder, rewritten, nil))
 	}
 	return arr.build(), nil
 }
 
+// updateStatements analyzes the statements of an update command. Every
+// statement is written back in mongocryptd's field order with multi and
+// upsert spelled out (false when the driver left them out), as mongocryptd
+// and crypt_shared do.
 func (a *analyzer) updateStatements(m *matcher, root *node, v bsoncore.Value, qe bool) ([]byte, error) {
 	if v.Type != bsoncore.TypeArray {
 		return nil, cmdErr("'updates' must be an array")
 	}
+	defaults := map[string]bsoncore.Value{"multi": boolValue(false), "upsert": boolValue(false)}
 	arr := newArray()
 	for _, e := range elements(v.Data) {
 		sv := e.Value()
 		if sv.Type != bsoncore.TypeEmbeddedDocument {
 			return nil, cmdErr("each update statement must be an object")
 		}
-		b := newDoc()
-		for _, se := range elements(sv.Data) {
-			switch se.Key() {
-			case "q":
-				nv, _, err := a.filterValue(m, "q", se.Value())
-				if err != nil {
-					return nil, err
-				}
-				b.value("q", nv)
-			case "u":
-				nv, err := a.updateSpec(root, se.Value(), qe)
-				if err != nil {
-					return nil, err
-				}
-				b.value("u", nv)
-			default:
-				b.element(se)
-			}
+		if qe && isTrue(sv.Data, "multi") {
+			return nil, cmdErr("Multi-document updates are not allowed with Queryable Encryption")
 		}
-		arr.doc(b.build())
+		rewritten := map[string]bsoncore.Value{}
+		if q, ok := lookup(sv.Data, "q"); ok {
+			nv, _, err := a.filterValue(m, "q", q)
+			if err != nil {
+				return nil, err
+			}
+			rewritten["q"] = nv
+		}
+		if u, ok := lookup(sv.Data, "u"); ok {
+			if isTrue(sv.Data, "upsert") {
+				if err := checkUpsert(root, u); err != nil {
+					return nil, err
+				}
+			}
+			nv, err := a.updateSpec(root, u, qe)
+			if err != nil {
+				return nil, err
+			}
+			rewritten["u"] = nv
+		}
+		arr.doc(reorder(sv.Data, updateStatementOrder, rewritten, defaults))
 	}
 	return arr.build(), nil
+}
+
+// checkUpsert refuses an upsert that would let the server generate the value
+// of an encrypted field: an encrypted _id missing from the replacement or
+// update document.
+func checkUpsert(root *node, u bsoncore.Value) error {
+	if u.Type != bsoncore.TypeEmbeddedDocument {
+		return nil
+	}
+	return checkGeneratedID(root, u.Data)
+}
+
+// checkGeneratedID refuses a document that leaves out an encrypted _id: the
+// server would generate one, which could not be encrypted.
+func checkGeneratedID(root *node, doc []byte) error {
+	if kind, _ := root.resolve("_id"); kind != pathEncrypted {
+		return nil
+	}
+	if _, ok := lookup(doc, "_id"); !ok {
+		return refusef("_id", "_id must be explicitly provided when configured as encrypted")
+	}
+	return nil
+}
+
+// Commands that store a filter (a collection validator, an index's
+// partialFilterExpression) cannot compare an encrypted field to a value: the
+// server would evaluate the stored filter against ciphertexts.
+const (
+	errValidatorComparison     = "Comparison to encrypted fields not supported in collection validator."
+	errPartialFilterComparison = "Comparison to encrypted fields not supported in a partialFilterExpression."
+)
+
+// validatorCommand analyzes create and collMod: a create may not define a
+// view, and the validator is analyzed as a filter that may not compare an
+// encrypted field. A validator that is a lone $jsonSchema is the collection's
+// JSON schema itself (see validatorSchema): query analysis reads it as a
+// local schema, so it may only use the keywords a schemaMap may use. Nothing
+// is marked; the command is returned as sent, without $db.
+func (a *analyzer) validatorCommand(info *cmdInfo, cmd []byte) ([]byte, error) {
+	if info.name == "create" {
+		for _, k := range []string{"viewOn", "pipeline"} {
+			if _, ok := lookup(cmd, k); ok {
+				return nil, cmdErr("Creating a view is not supported with automatic encryption")
+			}
+		}
+	}
+	validator, ok := lookup(cmd, "validator")
+	if !ok {
+		return copyWithout(cmd, "$db"), nil
+	}
+	if validator.Type != bsoncore.TypeEmbeddedDocument {
+		return nil, cmdErr("'validator' must be a document, got %s", typeName(validator.Type))
+	}
+	s := a.schemaOf(info.target)
+	if els := elements(validator.Data); (s == nil || !s.qe) && len(els) == 1 && els[0].Key() == "$jsonSchema" {
+		js := els[0].Value()
+		if js.Type != bsoncore.TypeEmbeddedDocument {
+			return nil, cmdErr("'validator.$jsonSchema' must be a document, got %s", typeName(js.Type))
+		}
+		if _, err := parseJSONSchema(js.Data, false); err != nil {
+			return nil, err
+		}
+		return copyWithout(cmd, "$db"), nil
+	}
+	if err := a.storedFilter(rootOf(s), validator.Data, errValidatorComparison); err != nil {
+		return nil, err
+	}
+	return copyWithout(cmd, "$db"), nil
+}
+
+// createIndexes analyzes the partialFilterExpression of every index.
+func (a *analyzer) createIndexes(info *cmdInfo, cmd []byte) ([]byte, error) {
+	indexes, ok := lookup(cmd, "indexes")
+	if ok && indexes.Type == bsoncore.TypeArray {
+		root := rootOf(a.schemaOf(info.target))
+		for _, ie := range elements(indexes.Data) {
+			iv := ie.Value()
+			if iv.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, cmdErr("each index specification must be a document")
+			}
+			pf, ok := lookup(iv.Data, "partialFilterExpression")
+			if !ok {
+				continue
+			}
+			if pf.Type != bsoncore.TypeEmbeddedDocument {
+				return nil, cmdErr("'partialFilterExpression' must be a document, got %s", typeName(pf.Type))
+			}
+			if err := a.storedFilter(root, pf.Data, errPartialFilterComparison); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return copyWithout(cmd, "$db"), nil
+}
+
+// storedFilter analyzes a filter the server stores: any refusal a query
+// filter gets applies, and a comparison that would need a placeholder is
+// refused with refusal.
+func (a *analyzer) storedFilter(root *node, filter []byte, refusal string) error {
+	saved := a.placeholders
+	a.placeholders = false
+	m := &matcher{a: a, schema: root}
+	_, err := m.filter(filter)
+	compared := a.placeholders
+	a.placeholders = saved
+	if err != nil {
+		return err
+	}
+	if compared {
+		return cmdErr("%s", refusal)
+	}
+	return nil
+}
+
+// validatorSchema returns schemas with the JSON schema of a create or collMod
+// command's validator ($jsonSchema) as the target collection's remote schema,
+// as libmongocrypt chooses it: it takes precedence over the schemaMap and the
+// server's collection options, but not over an encryptedFields document.
+func validatorSchema(info *cmdInfo, cmd []byte, schemas map[string]Schema) map[string]Schema {
+	if info.name != "create" && info.name != "collMod" {
+		return schemas
+	}
+	ns := info.db + "." + info.target
+	if schemas[ns].EncryptedFields != nil {
+		return schemas
+	}
+	validator, ok := lookup(cmd, "validator")
+	if !ok || validator.Type != bsoncore.TypeEmbeddedDocument {
+		return schemas
+	}
+	js, ok := lookup(validator.Data, "$jsonSchema")
+	if !ok || js.Type != bsoncore.TypeEmbeddedDocument {
+		return schemas
+	}
+	out := make(map[string]Schema, len(schemas)+1)
+	for k, v := range schemas {
+		out[k] = v
+	}
+	out[ns] = Schema{JSONSchema: js.Data, Remote: true}
+	return out
 }

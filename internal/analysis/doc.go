@@ -33,11 +33,25 @@
 // {$and: [...]}, $ne and $nin become $not of $eq and $in, $in values are sorted
 // in BSON order and de-duplicated, an equality on a QE range field becomes
 // {$and: [{f: {$gte: P1}}, {f: {$lte: P2}}]}. insert, update and delete put
-// their document sequence (documents, updates, deletes) last. $lookup is
-// written from, as, localField, foreignField, let, pipeline when QE is in use.
-// A command needing no encryption is returned as sent (mongocryptd's result is
-// ignored by libmongocrypt in that case). For QE the result carries
-// encryptionInformation as libmongocrypt builds it (see [Result]).
+// their document sequence (documents, updates, deletes) last. Update and
+// delete statements are written in the server's field order (q, u, c,
+// arrayFilters, hint, multi, upsert, ...; q, limit, hint, collation), update
+// statements with multi and upsert spelled out. $lookup is written from, as, localField, foreignField, let,
+// pipeline when QE is in use. create, collMod and createIndexes come back as
+// sent, once their validator or partialFilterExpression is found to compare
+// no encrypted field. A command needing no encryption is returned as sent
+// (mongocryptd's result is ignored by libmongocrypt in that case). For QE the
+// result carries encryptionInformation as libmongocrypt builds it (see
+// [Result]).
+//
+// # Schemas
+//
+// A JSON schema is checked as mongocryptd checks it: a local schema (the
+// schemaMap) may only use the keywords that bear on encryption, a remote one
+// (from the server) may also use validation keywords such as required;
+// encrypt and encryptMetadata may only appear below a schema restricted to
+// type object, outside array and logical keywords; the top-level _id may only
+// be encrypted deterministically. The refusals contain mongocryptd's words.
 //
 // # Sources
 //

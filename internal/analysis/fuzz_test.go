@@ -122,4 +122,9 @@ var fuzzCommands = []string{
 	`{"explain": {"count": "coll", "query": {"encrypted_string": "s"}}, "verbosity": "queryPlanner"}`,
 	`{"distinct": "coll", "key": "encrypted_string", "query": {}}`,
 	`{"bulkWrite": 1, "ops": [{"insert": 0, "document": {"eq": "x"}}, {"update": 0, "filter": {"eq": "y"}, "updateMods": {"$set": {"eq": "z"}}}], "nsInfo": [{"ns": "db.coll"}]}`,
+	`{"bulkWrite": 1, "ops": [{"update": 0, "filter": {"eq": "y"}, "updateMods": {"$set": {"eq": "z"}}}], "nsInfo": [{"ns": "db.coll"}]}`,
+	`{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": "s"}}, {"$group": {"_id": {"a": 1, "b": "$b"}, "n": {"$sum": {"$add": [1, "$c"]}}, "l": {"$push": {"$literal": 2}}}}], "cursor": {}}`,
+	`{"create": "coll", "validator": {"encrypted_string": "foo", "x": {"$gt": 1}}}`,
+	`{"collMod": "coll", "validator": {"$jsonSchema": {"bsonType": "object", "properties": {"a": {"encrypt": {"bsonType": "string"}}}}}}`,
+	`{"createIndexes": "coll", "indexes": [{"name": "n", "key": {"n": 1}, "partialFilterExpression": {"eq": {"$exists": true}}}]}`,
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"sort"
 	"strings"
 
@@ -402,11 +403,12 @@ func (m *matcher) equality(path, op string, v bsoncore.Value) (mnode, error) {
 	}
 	if f.qe != nil && f.qe.rng != nil && !f.qe.equality {
 		// Equality on a range field is a closed range [v, v].
-		lo := &rangeNode{path: path, op: rangeOpGte, val: v, field: f}
-		hi := &rangeNode{path: path, op: rangeOpLte, val: v, field: f}
-		if err := m.checkRangeValue(f, v); err != nil {
+		v, err := rangeValue(f, v)
+		if err != nil {
 			return nil, err
 		}
+		lo := &rangeNode{path: path, op: rangeOpGte, val: v, field: f}
+		hi := &rangeNode{path: path, op: rangeOpLte, val: v, field: f}
 		ph1, ph2 := rangeFindPlaceholders(f.qe, rangeBound{set: true, value: v, included: true},
 			rangeBound{set: true, value: v, included: true}, rangeOpGte, rangeOpLte, m.a.nextPayloadID())
 		lo.out, hi.out = ph1, ph2
@@ -492,18 +494,38 @@ func (m *matcher) comparison(path, op string, v bsoncore.Value) (mnode, error) {
 	if f.qe.rng == nil {
 		return nil, refusef(path, errInvalidOperator+" (%s on a field without range queries)", op)
 	}
-	if err := m.checkRangeValue(f, v); err != nil {
+	v, err := rangeValue(f, v)
+	if err != nil {
 		return nil, err
 	}
 	code := map[string]int32{"$gt": rangeOpGt, "$gte": rangeOpGte, "$lt": rangeOpLt, "$lte": rangeOpLte}[op]
 	return &rangeNode{path: path, op: code, val: v, field: f}, nil
 }
 
-func (m *matcher) checkRangeValue(f *encField, v bsoncore.Value) error {
-	if typeName(v.Type) != f.qe.bsonType {
-		return refusef(f.path, "Cannot encrypt element of type %s because schema requires that type is one of: [ %s ]", typeName(v.Type), f.qe.bsonType)
+// rangeValue checks a bound of a range query against the type of the range
+// field, as mongocryptd does: a date only meets a date, other values must be
+// numbers, and an int or long bound is converted to the field's type (int or
+// long); no conversion involves a double or a decimal.
+func rangeValue(f *encField, v bsoncore.Value) (bsoncore.Value, error) {
+	field, value := f.qe.bsonType, typeName(v.Type)
+	switch {
+	case value == field:
+		return v, nil
+	case value == "date" || field == "date":
+		return v, refusef(f.path, "If the value type is a date, the type of the index must also be date (and vice versa). The field is of type %s, the value of type %s", field, value)
+	case v.Type != bsoncore.TypeInt32 && v.Type != bsoncore.TypeInt64 && v.Type != bsoncore.TypeDouble && v.Type != bsoncore.TypeDecimal128:
+		return v, refusef(f.path, "type %s type isn't supported for the range encrypted index.", value)
+	case value == "double" || value == "decimal" || field == "double" || field == "decimal":
+		return v, refusef(f.path, "If the value type and the field type are not the same type and one or both of them is a double or a decimal, coercion of the value to field type is not supported, due to possible loss of precision. The field is of type %s, the value of type %s", field, value)
+	case field == "long": // the value is an int
+		return bsoncore.Value{Type: bsoncore.TypeInt64, Data: bsoncore.AppendInt64(nil, int64(v.Int32()))}, nil
 	}
-	return nil
+	// An int field and a long value.
+	l := v.Int64()
+	if l < math.MinInt32 || l > math.MaxInt32 {
+		return v, refusef(f.path, "Can't coerce out of range value to int: the long bound does not fit the int field")
+	}
+	return bsoncore.Value{Type: bsoncore.TypeInt32, Data: bsoncore.AppendInt32(nil, int32(l))}, nil
 }
 
 // pairRanges turns the range predicates of one implicit $and into

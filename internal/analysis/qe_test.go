@@ -44,7 +44,11 @@ func TestQEFind(t *testing.T) {
 		{"text normalized equality", `{"find": "coll", "filter": {"$expr": {"$encStrNormalizedEq": {"input": "$txt", "string": "hello"}}}}`,
 			`{"find": "coll", "filter": {"$expr": {"$encStrNormalizedEq": {"input": "$txt", "string": {"$ph3": {"t": 2, "a": 4, "ki": KEY, "ku": KEY, "v": {"v": "hello", "casef": false, "diacf": true}, "cm": {"$numberLong": "0"}}}}}}}`},
 		{"update $set gets insert placeholder", `{"update": "coll", "updates": [{"q": {"eq": "a"}, "u": {"$set": {"eq": "b"}}}]}`,
-			`{"update": "coll", "updates": [{"q": {"eq": {"$eq": {"$ph3": {"t": 2, "a": 2, "ki": KEY, "ku": KEY, "v": "a", "cm": {"$numberLong": "0"}}}}}, "u": {"$set": {"eq": {"$ph3": {"t": 1, "a": 2, "ki": KEY, "ku": KEY, "v": "b", "cm": {"$numberLong": "0"}}}}}}]}`},
+			`{"update": "coll", "updates": [{"q": {"eq": {"$eq": {"$ph3": {"t": 2, "a": 2, "ki": KEY, "ku": KEY, "v": "a", "cm": {"$numberLong": "0"}}}}}, "u": {"$set": {"eq": {"$ph3": {"t": 1, "a": 2, "ki": KEY, "ku": KEY, "v": "b", "cm": {"$numberLong": "0"}}}}}, "multi": false, "upsert": false}]}`},
+		{"long bound on an int range field is converted to int", `{"find": "coll", "filter": {"age": {"$gt": {"$numberLong": "5"}}}}`,
+			`{"find": "coll", "filter": {"age": {"$gt": {"$ph3": {"t": 2, "a": 3, "ki": KEY, "ku": KEY, "v": {"edgesInfo": {"lowerBound": 5, "lbIncluded": false, "upperBound": {"$numberDouble": "Infinity"}, "ubIncluded": true, "trimFactor": 1, "indexMin": 0, "indexMax": 200}, "payloadId": 0, "firstOperator": 1}, "cm": {"$numberLong": "4"}, "s": {"$numberLong": "1"}}}}}}`},
+		{"long equality on an int range field is converted to int", `{"find": "coll", "filter": {"age": {"$numberLong": "3"}}}`,
+			`{"find": "coll", "filter": {"$and": [{"age": {"$gte": {"$ph3": {"t": 2, "a": 3, "ki": KEY, "ku": KEY, "v": {"edgesInfo": {"lowerBound": 3, "lbIncluded": true, "upperBound": 3, "ubIncluded": true, "trimFactor": 1, "indexMin": 0, "indexMax": 200}, "payloadId": 0, "firstOperator": 2, "secondOperator": 4}, "cm": {"$numberLong": "4"}, "s": {"$numberLong": "1"}}}}}, {"age": {"$lte": {"$ph3": {"t": 2, "a": 3, "ki": KEY, "ku": KEY, "v": {"payloadId": 0, "firstOperator": 2, "secondOperator": 4}, "cm": {"$numberLong": "4"}, "s": {"$numberLong": "1"}}}}}]}}`},
 		{"aggregate $match with range", `{"aggregate": "coll", "pipeline": [{"$match": {"age": {"$gt": 5}}}], "cursor": {}}`,
 			`{"aggregate": "coll", "pipeline": [{"$match": {"age": {"$gt": {"$ph3": {"t": 2, "a": 3, "ki": KEY, "ku": KEY, "v": {"edgesInfo": {"lowerBound": 5, "lbIncluded": false, "upperBound": {"$numberDouble": "Infinity"}, "ubIncluded": true, "trimFactor": 1, "indexMin": 0, "indexMax": 200}, "payloadId": 0, "firstOperator": 1}, "cm": {"$numberLong": "4"}, "s": {"$numberLong": "1"}}}}}}], "cursor": {}}`},
 	}
@@ -75,7 +79,7 @@ func TestQEExplainAndBulkWrite(t *testing.T) {
 	}
 
 	schemas := map[string]Schema{"other.coll": {EncryptedFields: jsonDoc(t, qeFields)}}
-	cmd := jsonDoc(t, `{"bulkWrite": 1, "ops": [{"insert": 0, "document": {"eq": "x"}}, {"update": 0, "filter": {"eq": "y"}, "updateMods": {"$set": {"unindexed": "z"}}}, {"delete": 0, "filter": {"eq": "w"}}], "nsInfo": [{"ns": "other.coll"}], "$db": "admin"}`)
+	cmd := jsonDoc(t, `{"bulkWrite": 1, "ops": [{"insert": 0, "document": {"eq": "x"}}, {"insert": 0, "document": {"eq": "y"}}], "nsInfo": [{"ns": "other.coll"}], "$db": "admin"}`)
 	ns, err := Namespaces("admin", cmd)
 	if err != nil || len(ns) != 1 || ns[0] != "other.coll" {
 		t.Fatalf("Namespaces = %v, %v", ns, err)
@@ -86,8 +90,7 @@ func TestQEExplainAndBulkWrite(t *testing.T) {
 	}
 	want := `{"bulkWrite": 1, "ops": [
 	  {"insert": 0, "document": {"eq": {"$ph3": {"t": 1, "a": 2, "ki": KEY, "ku": KEY, "v": "x", "cm": {"$numberLong": "0"}}}}},
-	  {"update": 0, "filter": {"eq": {"$eq": {"$ph3": {"t": 2, "a": 2, "ki": KEY, "ku": KEY, "v": "y", "cm": {"$numberLong": "0"}}}}}, "updateMods": {"$set": {"unindexed": {"$ph3": {"t": 1, "a": 1, "ki": KEY, "ku": KEY, "v": "z", "cm": {"$numberLong": "0"}}}}}},
-	  {"delete": 0, "filter": {"eq": {"$eq": {"$ph3": {"t": 2, "a": 2, "ki": KEY, "ku": KEY, "v": "w", "cm": {"$numberLong": "0"}}}}}}],
+	  {"insert": 0, "document": {"eq": {"$ph3": {"t": 1, "a": 2, "ki": KEY, "ku": KEY, "v": "y", "cm": {"$numberLong": "0"}}}}}],
 	  "nsInfo": [{"ns": "other.coll"}]}`
 	nsInfo, _ := lookup(res.Command, "nsInfo")
 	entry := elements(nsInfo.Data)[0].Value()
@@ -168,11 +171,11 @@ func TestSchemaRefusals(t *testing.T) {
 		{"parent without object type", `{"properties": {"foo": {"properties": {"bar": {"encrypt": {"keyId": [KEY], "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Random"}}}}}}`, "Invalid schema", false},
 		{"siblings of encrypt", `{"properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Random"}, "bsonType": "object"}}}`, "'encrypt' cannot be used in conjunction with 'bsonType'", false},
 		{"logical keywords", `{"anyOf": [{"properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Random"}}}}]}`, "Invalid schema", false},
-		{"deterministic double", `{"properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "double", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "deterministic encryption is not supported for bsonType 'double'", false},
-		{"deterministic bool", `{"properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "bool", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "not supported for bsonType 'bool'", false},
-		{"deterministic pointer keyId", `{"properties": {"a": {"encrypt": {"keyId": "/k", "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "requires a UUID keyId", false},
-		{"no algorithm", `{"properties": {"a": {"encrypt": {"keyId": [KEY]}}}}`, "no algorithm", false},
-		{"encrypted _id", `{"properties": {"_id": {"encrypt": {"keyId": [KEY], "bsonType": "int", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "Invalid schema containing the 'encrypt' keyword", false},
+		{"deterministic double", `{"bsonType": "object", "properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "double", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "Cannot use deterministic encryption for element of type: double", false},
+		{"deterministic bool", `{"bsonType": "object", "properties": {"a": {"encrypt": {"keyId": [KEY], "bsonType": "bool", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "Cannot use deterministic encryption for element of type: bool", false},
+		{"deterministic pointer keyId", `{"bsonType": "object", "properties": {"a": {"encrypt": {"keyId": "/k", "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "requires a UUID keyId", false},
+		{"no algorithm", `{"bsonType": "object", "properties": {"a": {"encrypt": {"keyId": [KEY]}}}}`, "no algorithm", false},
+		{"encrypted _id below a top level without bsonType object (spec badQueries.json)", `{"properties": {"_id": {"encrypt": {"keyId": [KEY], "bsonType": "string", "algorithm": "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"}}}}`, "Invalid schema containing the 'encrypt' keyword.", false},
 		{"QE keyAltName not translated", `{"fields": [{"keyAltName": "k", "path": "a", "bsonType": "string"}]}`, "translate it to keyId", true},
 		{"QE overlapping paths", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "string"}, {"keyId": KEY, "path": "a.b", "bsonType": "string"}]}`, "overlap", true},
 		{"QE rangePreview", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "int", "queries": {"queryType": "rangePreview"}}]}`, "rangePreview", true},

@@ -155,61 +155,197 @@ type inherited struct {
 	hasKey        bool
 }
 
-// parseJSONSchema parses a CSFLE JSON schema into a node tree.
-func parseJSONSchema(doc []byte) (*node, error) {
-	return parseSchemaLevel(doc, inherited{}, "", true)
+// JSON schema keywords, as query analysis sorts them. A local schema (the
+// schemaMap) may use only localSchemaKeywords: they are the ones that bear on
+// encryption. A remote schema (a collection validator read with
+// listCollections) may also use remoteOnlySchemaKeywords, which the server
+// enforces and query analysis ignores. Any other keyword is refused.
+var (
+	localSchemaKeywords = map[string]bool{
+		"additionalItems": true, "additionalProperties": true, "allOf": true, "anyOf": true,
+		"bsonType": true, "description": true, "encrypt": true, "encryptMetadata": true,
+		"items": true, "not": true, "oneOf": true, "patternProperties": true,
+		"properties": true, "title": true, "type": true,
+	}
+	remoteOnlySchemaKeywords = map[string]bool{
+		"enum": true, "exclusiveMaximum": true, "exclusiveMinimum": true, "maxItems": true,
+		"maxLength": true, "maxProperties": true, "maximum": true, "minItems": true,
+		"minLength": true, "minProperties": true, "minimum": true, "multipleOf": true,
+		"pattern": true, "required": true, "uniqueItems": true,
+	}
+)
+
+// mongocryptd's refusals of a misplaced encrypt or encryptMetadata keyword.
+const (
+	errEncryptKeyword         = "Invalid schema containing the 'encrypt' keyword."
+	errEncryptMetadataKeyword = "Invalid schema containing the 'encryptMetadata' keyword."
+)
+
+// encryptScope says whether a subschema may hold the encrypt keyword.
+type encryptScope struct {
+	// forbidden is why no encrypt may appear here, empty when it may.
+	forbidden string
+	// noRandom forbids the random algorithm (the top-level _id, which the
+	// server may generate and must match by equality).
+	noRandom bool
 }
 
-var allowedEncryptSiblings = map[string]bool{"description": true, "title": true}
+// parseJSONSchema parses a CSFLE JSON schema into a node tree. remote tells
+// whether the schema came from the server (see [Schema.Remote]).
+func parseJSONSchema(doc []byte, remote bool) (*node, error) {
+	if err := checkEncryptSiblingTypes(doc, "", 0); err != nil {
+		return nil, err
+	}
+	p := schemaParser{remote: remote}
+	return p.level(doc, inherited{}, "", true, encryptScope{})
+}
 
-func parseSchemaLevel(doc []byte, inh inherited, path string, root bool) (*node, error) {
+// checkEncryptSiblingTypes refuses, anywhere in the schema, an encrypt keyword
+// next to type or bsonType: encrypt implies type binData. The server's JSON
+// schema parser checks this before query analysis looks at the schema, so it
+// is checked first here too.
+func checkEncryptSiblingTypes(doc []byte, path string, depth int) error {
+	if depth > maxDepth {
+		return refusef(path, "Invalid schema: nested too deeply")
+	}
+	if _, ok := lookup(doc, "encrypt"); ok {
+		for _, k := range []string{"type", "bsonType"} {
+			if _, ok := lookup(doc, k); ok {
+				return refusef(path, "Invalid schema: 'encrypt' cannot be used in conjunction with '%s', 'encrypt' implies type 'binData'", k)
+			}
+		}
+	}
+	for _, e := range elements(doc) {
+		v := e.Value()
+		var subs []bsoncore.Value
+		switch e.Key() {
+		case "properties", "patternProperties", "dependencies":
+			if v.Type == bsoncore.TypeEmbeddedDocument {
+				for _, se := range elements(v.Data) {
+					subs = append(subs, se.Value())
+				}
+			}
+		case "additionalProperties", "additionalItems", "items", "not":
+			subs = []bsoncore.Value{v}
+			if v.Type == bsoncore.TypeArray {
+				subs = nil
+				for _, se := range elements(v.Data) {
+					subs = append(subs, se.Value())
+				}
+			}
+		case "allOf", "anyOf", "oneOf":
+			if v.Type == bsoncore.TypeArray {
+				for _, se := range elements(v.Data) {
+					subs = append(subs, se.Value())
+				}
+			}
+		}
+		for _, s := range subs {
+			if s.Type != bsoncore.TypeEmbeddedDocument {
+				continue
+			}
+			if err := checkEncryptSiblingTypes(s.Data, path, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// schemaParser turns a JSON schema into the encryption schema tree.
+type schemaParser struct {
+	remote bool
+}
+
+// level parses one (sub)schema. scope says whether encrypt may appear in it.
+func (p *schemaParser) level(doc []byte, inh inherited, path string, root bool, scope encryptScope) (*node, error) {
 	n := &node{}
 	var (
-		typeVal  bsoncore.Value
-		hasType  bool
-		encrypt  bsoncore.Value
-		hasEncr  bool
-		siblings []string
+		encrypt, meta     bsoncore.Value
+		hasEncr, hasMeta  bool
+		typeVal, bsonType bsoncore.Value
+		hasType, hasBSON  bool
+		keys              int
 	)
 	for _, e := range elements(doc) {
 		k := e.Key()
+		keys++
+		if !localSchemaKeywords[k] {
+			if !remoteOnlySchemaKeywords[k] {
+				return nil, refusef(path, "Invalid schema: JSON schema keyword '%s' is not supported for client-side encryption", k)
+			}
+			if !p.remote {
+				return nil, refusef(path, "Invalid schema: JSON schema keyword '%s' is only allowed with a remote schema; a schemaMap schema may only use keywords that bear on encryption", k)
+			}
+		}
 		switch k {
-		case "bsonType", "type":
-			typeVal, hasType = e.Value(), true
 		case "encrypt":
 			encrypt, hasEncr = e.Value(), true
-			continue
 		case "encryptMetadata":
-			v := e.Value()
-			if v.Type != bsoncore.TypeEmbeddedDocument {
-				return nil, refusef(path, "Invalid schema: 'encryptMetadata' must be a document")
-			}
-			if err := parseMetadata(v.Data, &inh, path); err != nil {
-				return nil, err
-			}
-		}
-		if !allowedEncryptSiblings[k] {
-			siblings = append(siblings, k)
+			meta, hasMeta = e.Value(), true
+		case "type":
+			typeVal, hasType = e.Value(), true
+		case "bsonType":
+			bsonType, hasBSON = e.Value(), true
 		}
 	}
+	if err := p.noEncryptBelow(doc, inh, path); err != nil {
+		return nil, err
+	}
 	if hasEncr {
-		if root {
-			return nil, refusef(path, "Invalid schema containing the 'encrypt' keyword: the top-level schema cannot be encrypted")
-		}
-		if len(siblings) > 0 {
-			return nil, refusef(path, "Invalid schema: 'encrypt' cannot be used in conjunction with '%s'", siblings[0])
-		}
-		if encrypt.Type != bsoncore.TypeEmbeddedDocument {
+		switch {
+		case root:
+			return nil, refusef(path, "%s The top-level schema cannot be encrypted", errEncryptKeyword)
+		case scope.forbidden != "":
+			return nil, refusef(path, "%s %s", errEncryptKeyword, scope.forbidden)
+		case keys != 1:
+			return nil, refusef(path, "Invalid schema containing the 'encrypt' keyword, sibling keywords are not allowed as such restrictions cannot work on an encrypted field.")
+		case encrypt.Type != bsoncore.TypeEmbeddedDocument:
 			return nil, refusef(path, "Invalid schema: 'encrypt' must be a document")
 		}
 		f, err := parseEncrypt(encrypt.Data, inh, path)
 		if err != nil {
 			return nil, err
 		}
+		if scope.noRandom && f.algorithm == fle1Random {
+			return nil, refusef(path, "Invalid schema containing the 'encrypt' keyword, %s encryption algorithm not allowed. The top-level _id (which this subschema describes or may describe) can only be encrypted deterministically", algRandomName)
+		}
 		n.enc = &encField{path: path, fle1: f}
 		n.hasEnc = true
 		return n, nil
 	}
+	if hasMeta {
+		if scope.forbidden != "" {
+			return nil, refusef(path, "%s %s", errEncryptMetadataKeyword, scope.forbidden)
+		}
+		if meta.Type != bsoncore.TypeEmbeddedDocument {
+			return nil, refusef(path, "Invalid schema: 'encryptMetadata' must be a document")
+		}
+		if err := parseMetadata(meta.Data, &inh, path); err != nil {
+			return nil, err
+		}
+	}
+	// Sub-fields may be encrypted only where the schema says the value is an
+	// object, so that no array can stand on an encrypted path.
+	child := scope
+	child.noRandom = false
+	tv, hasTV := typeVal, hasType
+	if !hasTV {
+		tv, hasTV = bsonType, hasBSON
+	}
+	switch {
+	case !hasTV:
+		child.forbidden = "Encrypted fields are only allowed below a schema that restricts its type to 'object' (add bsonType: 'object')"
+		if path != "" {
+			child.forbidden += " at '" + path + "'"
+		}
+	case !isObjectType(tv):
+		child.forbidden = "Encrypted fields are only allowed below a schema whose type is 'object' alone"
+		if path != "" {
+			child.forbidden += " (not at '" + path + "')"
+		}
+	}
+	idInProperties := false
 	for _, e := range elements(doc) {
 		k, v := e.Key(), e.Value()
 		switch k {
@@ -224,12 +360,17 @@ func parseSchemaLevel(doc []byte, inh inherited, path string, root bool) (*node,
 				if pv.Type != bsoncore.TypeEmbeddedDocument {
 					return nil, refusef(join(path, name), "Invalid schema: a property's schema must be a document")
 				}
-				c, err := parseSchemaLevel(pv.Data, inh, join(path, name), false)
+				s := child
+				if strings.Contains(name, ".") && s.forbidden == "" {
+					s.forbidden = "A property name containing a dot cannot hold encrypted fields"
+				}
+				if root && name == "_id" {
+					idInProperties = true
+					s.noRandom = true
+				}
+				c, err := p.level(pv.Data, inh, join(path, name), false, s)
 				if err != nil {
 					return nil, err
-				}
-				if root && name == "_id" && c.enc != nil {
-					return nil, refusef("_id", "Invalid schema containing the 'encrypt' keyword: '_id' cannot be encrypted")
 				}
 				n.props[name] = c
 				n.hasEnc = n.hasEnc || c.hasEnc
@@ -247,43 +388,89 @@ func parseSchemaLevel(doc []byte, inh inherited, path string, root bool) (*node,
 				if err != nil {
 					return nil, refusef(path, "Invalid schema: patternProperties regex %q does not compile", pe.Key())
 				}
-				c, err := parseSchemaLevel(pv.Data, inh, join(path, pe.Key()), false)
+				s := child
+				s.noRandom = root && re.MatchString("_id")
+				c, err := p.level(pv.Data, inh, join(path, pe.Key()), false, s)
 				if err != nil {
 					return nil, err
 				}
 				n.patterns = append(n.patterns, patternNode{re: re, node: c})
 				n.hasEnc = n.hasEnc || c.hasEnc
 			}
-		case "additionalProperties":
-			if v.Type == bsoncore.TypeEmbeddedDocument {
-				c, err := parseSchemaLevel(v.Data, inh, join(path, "*"), false)
-				if err != nil {
-					return nil, err
-				}
-				n.additional = c
-				n.hasEnc = n.hasEnc || c.hasEnc
-			} else if v.Type != bsoncore.TypeBoolean {
-				return nil, refusef(path, "Invalid schema: 'additionalProperties' must be a boolean or a document")
-			}
-		case "items", "additionalItems":
-			if containsEncrypt(v, 0) {
-				return nil, refusef(path, "Invalid schema: an encrypted field cannot be inside an array ('%s')", k)
-			}
-		case "anyOf", "allOf", "oneOf", "not", "dependencies":
-			if containsEncrypt(v, 0) {
-				return nil, refusef(path, "Invalid schema: 'encrypt' is not allowed inside '%s'", k)
-			}
 		}
 	}
-	if n.hasEnc {
-		if hasType && !isObjectType(typeVal) {
-			return nil, refusef(path, "Invalid schema: a schema with encrypted fields below it must restrict its type to 'object'")
-		}
-		if !root && !hasType {
-			return nil, refusef(path, "Invalid schema: the parent of an encrypted field must declare bsonType 'object'")
+	if v, ok := lookup(doc, "additionalProperties"); ok {
+		switch v.Type {
+		case bsoncore.TypeEmbeddedDocument:
+			s := child
+			s.noRandom = root && !idInProperties
+			c, err := p.level(v.Data, inh, join(path, "*"), false, s)
+			if err != nil {
+				return nil, err
+			}
+			n.additional = c
+			n.hasEnc = n.hasEnc || c.hasEnc
+		case bsoncore.TypeBoolean:
+		default:
+			return nil, refusef(path, "Invalid schema: 'additionalProperties' must be a boolean or a document")
 		}
 	}
 	return n, nil
+}
+
+// noEncryptBelow parses the subschemas of the array keywords (items,
+// additionalItems) and of the logical keywords (allOf, anyOf, oneOf, not):
+// they are checked like any subschema, and may not hold encrypt.
+func (p *schemaParser) noEncryptBelow(doc []byte, inh inherited, path string) error {
+	for _, e := range elements(doc) {
+		k, v := e.Key(), e.Value()
+		var subs []bsoncore.Value
+		switch k {
+		case "items":
+			switch v.Type {
+			case bsoncore.TypeEmbeddedDocument:
+				subs = []bsoncore.Value{v}
+			case bsoncore.TypeArray:
+				for _, se := range elements(v.Data) {
+					subs = append(subs, se.Value())
+				}
+			default:
+				return refusef(path, "Invalid schema: 'items' must be a document or an array of documents")
+			}
+		case "additionalItems":
+			switch v.Type {
+			case bsoncore.TypeEmbeddedDocument:
+				subs = []bsoncore.Value{v}
+			case bsoncore.TypeBoolean:
+			default:
+				return refusef(path, "Invalid schema: 'additionalItems' must be a boolean or a document")
+			}
+		case "allOf", "anyOf", "oneOf":
+			if v.Type != bsoncore.TypeArray {
+				return refusef(path, "Invalid schema: '%s' must be an array of documents", k)
+			}
+			for _, se := range elements(v.Data) {
+				subs = append(subs, se.Value())
+			}
+		case "not":
+			subs = []bsoncore.Value{v}
+		default:
+			continue
+		}
+		scope := encryptScope{forbidden: "Encrypted fields cannot be inside '" + k + "'"}
+		if k == "items" || k == "additionalItems" {
+			scope.forbidden = "An encrypted field cannot be inside an array ('" + k + "')"
+		}
+		for _, s := range subs {
+			if s.Type != bsoncore.TypeEmbeddedDocument {
+				return refusef(path, "Invalid schema: the subschemas of '%s' must be documents", k)
+			}
+			if _, err := p.level(s.Data, inh, path, false, scope); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func join(path, name string) string {
@@ -293,33 +480,24 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
+// isObjectType reports whether a type or bsonType value restricts the type to
+// object alone.
 func isObjectType(v bsoncore.Value) bool {
 	switch v.Type {
 	case bsoncore.TypeString:
 		return v.StringValue() == "object"
 	case bsoncore.TypeArray:
 		els := elements(v.Data)
-		if len(els) != 1 {
+		if len(els) == 0 {
 			return false
 		}
-		ev := els[0].Value()
-		return ev.Type == bsoncore.TypeString && ev.StringValue() == "object"
-	}
-	return false
-}
-
-// containsEncrypt reports whether a schema fragment uses the encrypt keyword.
-func containsEncrypt(v bsoncore.Value, depth int) bool {
-	if depth > maxDepth || (v.Type != bsoncore.TypeEmbeddedDocument && v.Type != bsoncore.TypeArray) {
-		return false
-	}
-	for _, e := range elements(v.Data) {
-		if v.Type == bsoncore.TypeEmbeddedDocument && (e.Key() == "encrypt" || e.Key() == "encryptMetadata") {
-			return true
+		for _, e := range els {
+			ev := e.Value()
+			if ev.Type != bsoncore.TypeString || ev.StringValue() != "object" {
+				return false
+			}
 		}
-		if containsEncrypt(e.Value(), depth+1) {
-			return true
-		}
+		return true
 	}
 	return false
 }
@@ -382,12 +560,17 @@ func parseMetadata(doc []byte, inh *inherited, path string) error {
 	return nil
 }
 
-// detForbidden are the types deterministic encryption refuses.
+// detForbidden are the types deterministic encryption refuses: values whose
+// equality is not byte equality (double, decimal, object, array, code with
+// scope) and bool, whose two ciphertexts would give the value away.
 var detForbidden = map[string]bool{
 	"double": true, "decimal": true, "bool": true, "object": true, "array": true,
-	"javascriptWithScope": true, "null": true, "undefined": true, "minKey": true,
-	"maxKey": true, "number": true,
+	"javascriptWithScope": true,
 }
+
+// unencryptable are the types that carry nothing but their type: encrypting
+// them would hide nothing, so no algorithm accepts them.
+var unencryptable = map[string]bool{"null": true, "undefined": true, "minKey": true, "maxKey": true}
 
 func parseEncrypt(doc []byte, inh inherited, path string) (*fle1Field, error) {
 	f := &fle1Field{}
@@ -439,11 +622,16 @@ func parseEncrypt(doc []byte, inh inherited, path string) (*fle1Field, error) {
 		if f.keyAltPointer != "" {
 			return nil, refusef(path, "Invalid schema: deterministic encryption requires a UUID keyId, not a JSON pointer")
 		}
-		if len(f.bsonTypes) != 1 {
-			return nil, refusef(path, "Invalid schema: deterministic encryption requires exactly one bsonType")
+		if len(f.bsonTypes) != 1 || f.bsonTypes[0] == "number" {
+			return nil, refusef(path, "Invalid schema: A deterministically encrypted field must have exactly one specified type.")
 		}
 		if detForbidden[f.bsonTypes[0]] {
-			return nil, refusef(path, "Invalid schema: deterministic encryption is not supported for bsonType '%s'", f.bsonTypes[0])
+			return nil, refusef(path, "Invalid schema: Cannot use deterministic encryption for element of type: %s", f.bsonTypes[0])
+		}
+	}
+	for _, t := range f.bsonTypes {
+		if unencryptable[t] {
+			return nil, refusef(path, "Invalid schema: Cannot encrypt element of type: %s", t)
 		}
 	}
 	return f, nil

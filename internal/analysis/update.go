@@ -153,9 +153,6 @@ func (a *analyzer) updateSet(root *node, doc []byte) ([]byte, error) {
 		case pathBelowCipher:
 			return nil, refusef(path, "Cannot $set a path below an encrypted field")
 		case pathEncrypted:
-			if f.fle1 != nil && f.fle1.keyAltPointer != "" {
-				return nil, refusef(path, "Cannot $set a field whose keyId is a JSON pointer; replace the whole document instead")
-			}
 			nv, err := a.insertValue(f, v, nil, path, false)
 			if err != nil {
 				return nil, err
