@@ -68,6 +68,7 @@ func (a *analyzer) pipeline(s *nsSchema, v bsoncore.Value, depth int) ([]byte, e
 		case "$group":
 			if _, err = a.expr(cur, body, depth); err == nil {
 				cur = nil
+				nb, err = groupStage(body)
 			}
 		case "$count":
 			cur = nil
@@ -539,4 +540,88 @@ func (a *analyzer) bulkOp(m *matcher, root *node, op []byte, qe bool) ([]byte, e
 		}
 	}
 	return b.build(), nil
+}
+
+// Aggregation expressions come back from mongocryptd as the server
+// serializes its parsed expressions: a literal becomes {$const: literal}.
+// The rewrite is done where the specification's tests show it ($group's _id
+// and accumulator arguments); it keeps the meaning of the stage, since
+// {$const: v} is the server's spelling of {$literal: v}.
+
+// singleArgAccumulators are the $group accumulators whose argument is one
+// expression.
+var singleArgAccumulators = map[string]bool{
+	"$sum": true, "$avg": true, "$min": true, "$max": true, "$first": true, "$last": true,
+	"$push": true, "$addToSet": true, "$stdDevPop": true, "$stdDevSamp": true, "$mergeObjects": true,
+}
+
+// groupStage rewrites a $group body: _id and the arguments of the
+// single-argument accumulators are serialized with constExpr. Accumulators
+// with an argument document ($top, $bottomN, $accumulator, ...) are kept as
+// written.
+func groupStage(body bsoncore.Value) (bsoncore.Value, error) {
+	if body.Type != bsoncore.TypeEmbeddedDocument {
+		return body, cmdErr("a group's fields must be specified in an object")
+	}
+	b := newDoc()
+	for _, e := range elements(body.Data) {
+		k, v := e.Key(), e.Value()
+		if k == "_id" {
+			b.value(k, constExpr(v, 0))
+			continue
+		}
+		els := elements(v.Data)
+		if v.Type == bsoncore.TypeEmbeddedDocument && len(els) == 1 && singleArgAccumulators[els[0].Key()] {
+			b.doc(k, newDoc().value(els[0].Key(), constExpr(els[0].Value(), 0)).build())
+			continue
+		}
+		b.element(e)
+	}
+	return docValue(b.build()), nil
+}
+
+// constExpr serializes an aggregation expression with its literals as
+// {$const: v}: field paths and variables ("$a", "$$x") stay, object
+// expressions and arrays are rewritten element by element, {$literal: v}
+// becomes {$const: v}, and an operator's array of arguments is rewritten
+// argument by argument. An operator whose argument is a document or a single
+// value is kept as written: some of those hold names, not expressions ($map's
+// "as", $let's variable names).
+func constExpr(v bsoncore.Value, depth int) bsoncore.Value {
+	if depth > maxDepth {
+		return v
+	}
+	switch v.Type {
+	case bsoncore.TypeString:
+		if strings.HasPrefix(v.StringValue(), "$") {
+			return v
+		}
+	case bsoncore.TypeArray:
+		arr := newArray()
+		for _, e := range elements(v.Data) {
+			arr.value(constExpr(e.Value(), depth+1))
+		}
+		return arrayValue(arr.build())
+	case bsoncore.TypeEmbeddedDocument:
+		els := elements(v.Data)
+		if len(els) > 0 && strings.HasPrefix(els[0].Key(), "$") {
+			if len(els) != 1 {
+				return v
+			}
+			op, arg := els[0].Key(), els[0].Value()
+			switch {
+			case op == "$literal" || op == "$const":
+				return docValue(newDoc().value("$const", arg).build())
+			case arg.Type == bsoncore.TypeArray:
+				return docValue(newDoc().value(op, constExpr(arg, depth+1)).build())
+			}
+			return v
+		}
+		b := newDoc()
+		for _, e := range els {
+			b.value(e.Key(), constExpr(e.Value(), depth+1))
+		}
+		return docValue(b.build())
+	}
+	return docValue(newDoc().value("$const", v).build())
 }

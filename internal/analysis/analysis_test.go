@@ -178,7 +178,23 @@ func TestAnalyzeCommands(t *testing.T) {
 		// --- CSFLE aggregate ------------------------------------------------------------
 		{name: "aggregate $match and harmless stages", schema: "csfle",
 			cmd:  `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": "s"}}, {"$project": {"encrypted_string": 1, "x": {"$add": ["$a", 1]}}}, {"$sort": {"x": 1}}, {"$limit": 5}, {"$group": {"_id": "$x", "n": {"$sum": 1}}}, {"$match": {"n": 2}}], "cursor": {}}`,
-			want: `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": {"$eq": {"$ph0": {"a": 1, "ki": KEY, "v": "s"}}}}}, {"$project": {"encrypted_string": 1, "x": {"$add": ["$a", 1]}}}, {"$sort": {"x": 1}}, {"$limit": 5}, {"$group": {"_id": "$x", "n": {"$sum": 1}}}, {"$match": {"n": {"$eq": 2}}}], "cursor": {}}`},
+			want: `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": {"$eq": {"$ph0": {"a": 1, "ki": KEY, "v": "s"}}}}}, {"$project": {"encrypted_string": 1, "x": {"$add": ["$a", 1]}}}, {"$sort": {"x": 1}}, {"$limit": 5}, {"$group": {"_id": "$x", "n": {"$sum": {"$const": 1}}}}, {"$match": {"n": {"$eq": 2}}}], "cursor": {}}`},
+		{name: "aggregate: countDocuments' $group gets $const literals (spec unified count.json)", schema: "csfle",
+			cmd:  `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": "s"}}, {"$group": {"_id": 1, "n": {"$sum": 1}}}], "cursor": {}}`,
+			want: `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": {"$eq": {"$ph0": {"a": 1, "ki": KEY, "v": "s"}}}}}, {"$group": {"_id": {"$const": 1}, "n": {"$sum": {"$const": 1}}}}], "cursor": {}}`},
+		{name: "aggregate: $group expressions, literals as $const, argument documents kept", schema: "csfle",
+			cmd: `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": "s"}}, {"$group": {
+			        "_id": {"a": "$a", "k": "text", "l": {"$literal": "$notAPath"}, "z": null},
+			        "s": {"$max": {"$add": ["$a", 2, [3, "$b"]]}},
+			        "t": {"$top": {"sortBy": {"a": 1}, "output": "$a"}},
+			        "u": {"$push": {"$toUpper": "$c"}},
+			        "v": {"$first": "$$ROOT"}}}], "cursor": {}}`,
+			want: `{"aggregate": "coll", "pipeline": [{"$match": {"encrypted_string": {"$eq": {"$ph0": {"a": 1, "ki": KEY, "v": "s"}}}}}, {"$group": {
+			        "_id": {"a": "$a", "k": {"$const": "text"}, "l": {"$const": "$notAPath"}, "z": {"$const": null}},
+			        "s": {"$max": {"$add": ["$a", {"$const": 2}, [{"$const": 3}, "$b"]]}},
+			        "t": {"$top": {"sortBy": {"a": 1}, "output": "$a"}},
+			        "u": {"$push": {"$toUpper": "$c"}},
+			        "v": {"$first": "$$ROOT"}}}], "cursor": {}}`},
 		// --- QE --------------------------------------------------------------------------
 		{name: "QE insert: equality, unindexed, range, text, nested", schema: "qe",
 			cmd: `{"insert": "coll", "documents": [{"eq": "e", "unindexed": "u", "age": 30, "txt": "hello", "sub": "abcdef", "n": {"eq": {"$numberLong": "9"}}}]}`,

@@ -36,7 +36,9 @@
 // their document sequence (documents, updates, deletes) last. Update and
 // delete statements are written in the server's field order (q, u, c,
 // arrayFilters, hint, multi, upsert, ...; q, limit, hint, collation), update
-// statements with multi and upsert spelled out. $lookup is written from, as, localField, foreignField, let,
+// statements with multi and upsert spelled out. In $group, _id and the
+// arguments of the one-argument accumulators have their literals written
+// {$const: v}. $lookup is written from, as, localField, foreignField, let,
 // pipeline when QE is in use. create, collMod and createIndexes come back as
 // sent, once their validator or partialFilterExpression is found to compare
 // no encrypted field. A command needing no encryption is returned as sent
