@@ -207,6 +207,12 @@ func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.
 		}
 		schemas[ns] = s
 	}
+	if name == "create" && !a.bypassQueryAnalysis {
+		// Query analysis refuses validators that compare encrypted fields, and views.
+		if _, err := analysis.Analyze(db, cmd, schemas); err != nil {
+			return nil, analysisErr(err)
+		}
+	}
 	if name == "create" || name == "drop" {
 		return a.createOrDrop(ctx, db, name, cmd, schemas)
 	}

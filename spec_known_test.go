@@ -15,13 +15,6 @@ var specDeviations = map[string]specDeviation{
 		match:        "[started:findAndModify@keyvault, started:findAndModify@keyvault, started:findAndModify@keyvault",
 		embeddedOnly: true,
 	},
-	"update-defaults": {
-		why: "update statements that auto encryption rewrites carry explicit multi: false / upsert: false, as " +
-			"mongocryptd and crypt_shared write them (the unified tests expect them); the legacy expectations name " +
-			"only q and u, and the runner refuses keys they do not name inside nested documents, where the legacy " +
-			"format only requires the expected keys (recursive subset, as the Go driver's legacy runner compares)",
-		match: `unexpected key "multi"`,
-	},
 	"aggregate-const": {
 		why: "aggregate pipelines that auto encryption rewrites have their $group constants as {$const: v} " +
 			"(as mongocryptd writes them and the test expects); the embedded FerretDB does not know $const " +
@@ -35,30 +28,19 @@ var specDeviations = map[string]specDeviation{
 			"(uniqueness is a unique index's job)",
 		match: "[started:find@keyvault, started:",
 	},
-	"no-validator-analysis": {
-		why: "create with a validator that compares an encrypted field must be refused (\"Comparison to encrypted " +
-			"fields not supported\"); query analysis refuses it, but the library's create path does not run query " +
-			"analysis and sends the command",
-		match: "Comparison to encrypted fields not supported",
-	},
 }
 
 // specKnownFailures maps suite/file (without .json)/test description to the deviations that
 // make the test fail (the first one met ends the test).
 var specKnownFailures = map[string][]string{
-	"unified/removeKeyAltName/remove an existing keyAltName from an existing data key":                     {"removekeyaltname-fallback"},
-	"unified/removeKeyAltName/remove keyAltName from non-existent data key":                                {"removekeyaltname-fallback"},
-	"unified/removeKeyAltName/remove non-existent keyAltName from existing data key":                       {"removekeyaltname-fallback"},
-	"unified/removeKeyAltName/remove the last keyAltName from an existing data key":                        {"removekeyaltname-fallback"},
-	"legacy/bulk/Bulk write with encryption":                                                               {"update-defaults"},
-	"legacy/replaceOne/replaceOne with encryption":                                                         {"update-defaults"},
-	"legacy/updateOne/updateOne with deterministic encryption":                                             {"update-defaults"},
-	"legacy/validatorAndPartialFieldExpression/create with a validator on an encrypted field is an error":  {"no-validator-analysis"},
-	"unified/addKeyAltName/add existing keyAltName to existing data key":                                   {"keyaltname-checks"},
-	"unified/addKeyAltName/add keyAltName to non-existent data key":                                        {"keyaltname-checks"},
-	"unified/addKeyAltName/add new keyAltName to data key with no keyAltNames":                             {"keyaltname-checks"},
-	"unified/count/Count with deterministic encryption":                                                    {"aggregate-const"},
-	"unified/createDataKey/create datakey with single keyAltName":                                          {"keyaltname-checks"},
-	"unified/getKeys/getKeys with single key documents":                                                    {"keyaltname-checks"},
-	"unified/validatorAndPartialFieldExpression/create with a validator on an encrypted field is an error": {"no-validator-analysis"},
+	"unified/removeKeyAltName/remove an existing keyAltName from an existing data key": {"removekeyaltname-fallback"},
+	"unified/removeKeyAltName/remove keyAltName from non-existent data key":            {"removekeyaltname-fallback"},
+	"unified/removeKeyAltName/remove non-existent keyAltName from existing data key":   {"removekeyaltname-fallback"},
+	"unified/removeKeyAltName/remove the last keyAltName from an existing data key":    {"removekeyaltname-fallback"},
+	"unified/addKeyAltName/add existing keyAltName to existing data key":               {"keyaltname-checks"},
+	"unified/addKeyAltName/add keyAltName to non-existent data key":                    {"keyaltname-checks"},
+	"unified/addKeyAltName/add new keyAltName to data key with no keyAltNames":         {"keyaltname-checks"},
+	"unified/count/Count with deterministic encryption":                                {"aggregate-const"},
+	"unified/createDataKey/create datakey with single keyAltName":                      {"keyaltname-checks"},
+	"unified/getKeys/getKeys with single key documents":                                {"keyaltname-checks"},
 }
