@@ -329,25 +329,9 @@ func (p *Provider) clientCredentialsToken(ctx context.Context, scope string) (km
 	u := "https://" + host + "/" + url.PathEscape(c.tenantID) + "/oauth2/v2.0/token"
 	form := "client_id=" + url.QueryEscape(c.clientID) + "&scope=" + url.QueryEscape(scope) +
 		"&client_secret=" + url.QueryEscape(c.clientSecret) + "&grant_type=client_credentials"
-	start := time.Now()
-	newReq := func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
-		return req, nil
-	}
-	body, err := kms.Do(ctx, p.client, kms.Request{Provider: p.name, Op: OpToken, New: newReq, Retryable: kms.RetryableAzure})
-	if err != nil {
-		return kmshttp.Token{}, err
-	}
-	t, err := kmshttp.ParseTokenReply(body, start, tokenMargin)
-	if err != nil {
-		return kmshttp.Token{}, p.fail(OpToken, http.StatusOK, err)
-	}
-	return t, nil
+	return kmshttp.FetchToken(ctx, p.client, kmshttp.TokenRequest{
+		Provider: p.name, Op: OpToken, URL: u, Form: form, Retryable: kms.RetryableAzure, Margin: tokenMargin,
+	}, time.Now())
 }
 
 // imdsToken asks IMDS for a managed identity token for Key Vault:

@@ -406,24 +406,9 @@ func (p *Provider) serviceAccountToken(ctx context.Context, scope string) (kmsht
 		return kmshttp.Token{}, p.fail(OpToken, 0, err)
 	}
 	form := "grant_type=" + url.QueryEscape(grantType) + "&assertion=" + url.QueryEscape(assertion)
-	newReq := func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
-		return req, nil
-	}
-	body, err := kms.Do(ctx, p.client, kms.Request{Provider: p.name, Op: OpToken, New: newReq, Retryable: kms.RetryableGCP})
-	if err != nil {
-		return kmshttp.Token{}, err
-	}
-	t, err := kmshttp.ParseTokenReply(body, start, tokenMargin)
-	if err != nil {
-		return kmshttp.Token{}, p.fail(OpToken, http.StatusOK, err)
-	}
-	return t, nil
+	return kmshttp.FetchToken(ctx, p.client, kmshttp.TokenRequest{
+		Provider: p.name, Op: OpToken, URL: u, Form: form, Retryable: kms.RetryableGCP, Margin: tokenMargin,
+	}, start)
 }
 
 // metadataToken asks the metadata server for the default service account's token:

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
 )
 
 // Token is a bearer token and the time after which it is not to be used.
@@ -101,4 +105,37 @@ func ParseTokenReply(body []byte, start time.Time, margin time.Duration) (Token,
 		life = 0
 	}
 	return Token{Value: tok, Expiry: start.Add(life)}, nil
+}
+
+// TokenRequest is an OAuth 2.0 token request: a form POSTed to URL, answered by a token reply.
+type TokenRequest struct {
+	Provider  string // for errors
+	Op        string // for errors
+	URL       string
+	Form      string // application/x-www-form-urlencoded body
+	Retryable func(status int) bool
+	Margin    time.Duration // the token is used until Margin before it expires
+}
+
+// FetchToken sends the request with the retry policy of package kms and parses the reply; the
+// token's lifetime counts from start, taken before the request. Errors are *kms.Error values.
+func FetchToken(ctx context.Context, client *http.Client, r TokenRequest, start time.Time) (Token, error) {
+	newReq := func(ctx context.Context) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, strings.NewReader(r.Form))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		return req, nil
+	}
+	body, err := kms.Do(ctx, client, kms.Request{Provider: r.Provider, Op: r.Op, New: newReq, Retryable: r.Retryable})
+	if err != nil {
+		return Token{}, err
+	}
+	t, err := ParseTokenReply(body, start, r.Margin)
+	if err != nil {
+		return Token{}, &kms.Error{Provider: r.Provider, Op: r.Op, Status: http.StatusOK, Err: err}
+	}
+	return t, nil
 }
