@@ -207,6 +207,24 @@ func (s *session) resolveKeyByAltName(ctx context.Context, name string) (bson.Ra
 	return doc, nil
 }
 
+// openKey opens a session and resolves ref to a key document and its id; the caller closes
+// the session.
+func (c *connFlags) openKey(ctx context.Context, a *app, ref string) (*session, bson.Raw, bson.Binary, error) {
+	s, err := c.open(ctx, a)
+	if err != nil {
+		return nil, nil, bson.Binary{}, err
+	}
+	doc, err := s.resolveKey(ctx, ref)
+	if err == nil {
+		var id bson.Binary
+		if id, err = keyIDOf(doc); err == nil {
+			return s, doc, id, nil
+		}
+	}
+	s.close()
+	return nil, nil, bson.Binary{}, err
+}
+
 func keyIDOf(doc bson.Raw) (bson.Binary, error) {
 	st, data, ok := doc.Lookup("_id").BinaryOK()
 	if !ok {
@@ -262,19 +280,11 @@ func keysDeleteSpec() *cmdSpec {
 		connects: true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
-				s, err := cf.open(ctx, a)
+				s, _, id, err := cf.openKey(ctx, a, args[0])
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				doc, err := s.resolveKey(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				id, err := keyIDOf(doc)
-				if err != nil {
-					return err
-				}
 				res, err := s.ce.DeleteKey(ctx, id)
 				if err != nil {
 					return fmt.Errorf("deleting data key %s: %w", uuidString(id.Data), err)
@@ -303,19 +313,11 @@ func keysAddAltNameSpec() *cmdSpec {
 		connects: true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
-				s, err := cf.open(ctx, a)
+				s, _, id, err := cf.openKey(ctx, a, args[0])
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				doc, err := s.resolveKey(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				id, err := keyIDOf(doc)
-				if err != nil {
-					return err
-				}
 				prev, err := s.ce.AddKeyAltName(ctx, id, args[1]).Raw()
 				if err != nil {
 					return fmt.Errorf("adding keyAltName %q to data key %s: %w", args[1], uuidString(id.Data), err)
@@ -345,19 +347,11 @@ func keysRemoveAltNameSpec() *cmdSpec {
 		connects: true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
-				s, err := cf.open(ctx, a)
+				s, doc, id, err := cf.openKey(ctx, a, args[0])
 				if err != nil {
 					return err
 				}
 				defer s.close()
-				doc, err := s.resolveKey(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				id, err := keyIDOf(doc)
-				if err != nil {
-					return err
-				}
 				if !slices.Contains(viewKey(doc).altNames, args[1]) {
 					return fmt.Errorf("data key %s has no keyAltName %q", uuidString(id.Data), args[1])
 				}
