@@ -97,22 +97,12 @@ func New(cfg kms.Config) (kms.Provider, error) {
 }
 
 func newProvider(cfg kms.Config, getenv func(string) string) (*Provider, error) {
-	typ, sub, err := kms.ParseName(cfg.Name)
-	if err != nil {
-		return nil, err
-	}
-	if typ != kms.TypeAWS {
-		return nil, fmt.Errorf("aws: provider name %q is not of type aws", cfg.Name)
-	}
-	client, err := kmshttp.NewClient(cfg.HTTPClient, cfg.TLS)
+	client, onDemand, err := kmshttp.Setup(cfg, kms.TypeAWS)
 	if err != nil {
 		return nil, err
 	}
 	p := &Provider{name: cfg.Name, client: client, now: time.Now}
-	if kmshttp.IsEmptyDoc(cfg.Credentials) {
-		if sub != "" {
-			return nil, fmt.Errorf("named KMS provider %q needs credentials: on-demand credentials are only for the unnamed provider", cfg.Name)
-		}
+	if onDemand {
 		p.chain = newCredentialChain(client, cfg.AWSCredentialsProvider, cfg.Endpoints, getenv)
 		return p, nil
 	}
@@ -164,14 +154,9 @@ type masterKey struct {
 
 // parseMasterKey reads {provider?, region, key, endpoint?} with libmongocrypt's rules.
 func (p *Provider) parseMasterKey(raw bson.Raw) (*masterKey, error) {
-	d, err := kmshttp.NewDoc(raw, "masterKey")
+	d, err := kmshttp.MasterKeyDoc(raw, p.name)
 	if err != nil {
 		return nil, err
-	}
-	if prov, ok, err := d.OptionalString("provider"); err != nil {
-		return nil, err
-	} else if ok && prov != p.name {
-		return nil, fmt.Errorf("masterKey: provider is %q, not %q", prov, p.name)
 	}
 	var mk masterKey
 	if mk.key, err = d.RequiredString("key"); err != nil {

@@ -90,22 +90,12 @@ func New(cfg kms.Config) (kms.Provider, error) {
 }
 
 func newProvider(cfg kms.Config) (*Provider, error) {
-	typ, sub, err := kms.ParseName(cfg.Name)
-	if err != nil {
-		return nil, err
-	}
-	if typ != kms.TypeAzure {
-		return nil, fmt.Errorf("azure: provider name %q is not of type azure", cfg.Name)
-	}
-	client, err := kmshttp.NewClient(cfg.HTTPClient, cfg.TLS)
+	client, onDemand, err := kmshttp.Setup(cfg, kms.TypeAzure)
 	if err != nil {
 		return nil, err
 	}
 	p := &Provider{name: cfg.Name, client: client}
-	if kmshttp.IsEmptyDoc(cfg.Credentials) {
-		if sub != "" {
-			return nil, fmt.Errorf("named KMS provider %q needs credentials: on-demand credentials are only for the unnamed provider", cfg.Name)
-		}
+	if onDemand {
 		p.imdsURL = defaultIMDS
 		if v := cfg.Endpoints[EndpointIMDS]; v != "" {
 			p.imdsURL = strings.TrimSuffix(v, "/")
@@ -116,15 +106,9 @@ func newProvider(cfg kms.Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tok, ok, err := d.OptionalString("accessToken"); err != nil {
+	if tok, ok, err := d.AccessToken(); err != nil {
 		return nil, err
 	} else if ok {
-		if err := d.CheckAllowed("accessToken"); err != nil {
-			return nil, err
-		}
-		if tok == "" {
-			return nil, errors.New("credentials: accessToken is empty")
-		}
 		p.accessToken = tok
 		return p, nil
 	}
@@ -159,14 +143,9 @@ type masterKey struct {
 }
 
 func (p *Provider) parseMasterKey(raw bson.Raw) (*masterKey, error) {
-	d, err := kmshttp.NewDoc(raw, "masterKey")
+	d, err := kmshttp.MasterKeyDoc(raw, p.name)
 	if err != nil {
 		return nil, err
-	}
-	if prov, ok, err := d.OptionalString("provider"); err != nil {
-		return nil, err
-	} else if ok && prov != p.name {
-		return nil, fmt.Errorf("masterKey: provider is %q, not %q", prov, p.name)
 	}
 	var mk masterKey
 	if mk.vault, err = d.RequiredEndpoint("keyVaultEndpoint"); err != nil {

@@ -98,22 +98,12 @@ func New(cfg kms.Config) (kms.Provider, error) {
 }
 
 func newProvider(cfg kms.Config, getenv func(string) string) (*Provider, error) {
-	typ, sub, err := kms.ParseName(cfg.Name)
-	if err != nil {
-		return nil, err
-	}
-	if typ != kms.TypeGCP {
-		return nil, fmt.Errorf("gcp: provider name %q is not of type gcp", cfg.Name)
-	}
-	client, err := kmshttp.NewClient(cfg.HTTPClient, cfg.TLS)
+	client, onDemand, err := kmshttp.Setup(cfg, kms.TypeGCP)
 	if err != nil {
 		return nil, err
 	}
 	p := &Provider{name: cfg.Name, client: client, now: time.Now}
-	if kmshttp.IsEmptyDoc(cfg.Credentials) {
-		if sub != "" {
-			return nil, fmt.Errorf("named KMS provider %q needs credentials: on-demand credentials are only for the unnamed provider", cfg.Name)
-		}
+	if onDemand {
 		host := defaultMetadata
 		if h := getenv("GCE_METADATA_HOST"); h != "" {
 			host = h
@@ -128,15 +118,9 @@ func newProvider(cfg kms.Config, getenv func(string) string) (*Provider, error) 
 	if err != nil {
 		return nil, err
 	}
-	if tok, ok, err := d.OptionalString("accessToken"); err != nil {
+	if tok, ok, err := d.AccessToken(); err != nil {
 		return nil, err
 	} else if ok {
-		if err := d.CheckAllowed("accessToken"); err != nil {
-			return nil, err
-		}
-		if tok == "" {
-			return nil, errors.New("credentials: accessToken is empty")
-		}
 		p.accessToken = tok
 		return p, nil
 	}
@@ -178,14 +162,9 @@ type masterKey struct {
 }
 
 func (p *Provider) parseMasterKey(raw bson.Raw) (*masterKey, error) {
-	d, err := kmshttp.NewDoc(raw, "masterKey")
+	d, err := kmshttp.MasterKeyDoc(raw, p.name)
 	if err != nil {
 		return nil, err
-	}
-	if prov, ok, err := d.OptionalString("provider"); err != nil {
-		return nil, err
-	} else if ok && prov != p.name {
-		return nil, fmt.Errorf("masterKey: provider is %q, not %q", prov, p.name)
 	}
 	var mk masterKey
 	if mk.endpoint, err = d.OptionalEndpoint("endpoint"); err != nil {
