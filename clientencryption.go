@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -435,19 +434,11 @@ func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, o
 		return &mongo.RewrapManyDataKeyResult{}, nil
 	}
 	models := make([]mongo.WriteModel, len(docs))
-	errs := make([]error, len(docs))
-	sem := make(chan struct{}, maxUnwrapConcurrency)
-	var wg sync.WaitGroup
-	for i, d := range docs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			models[i], errs[i] = ce.e.rewrapOne(ctx, d, target, newMaster)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = forEachKey(len(docs), func(i int) (err error) {
+		models[i], err = ce.e.rewrapOne(ctx, docs[i], target, newMaster)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	total := &mongo.BulkWriteResult{Acknowledged: true}

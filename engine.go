@@ -226,30 +226,38 @@ func (e *engine) findKeys(ctx context.Context, filter any) ([]bson.Raw, error) {
 	return docs, nil
 }
 
-// maxUnwrapConcurrency bounds the KMS requests in flight for one operation.
-const maxUnwrapConcurrency = 16
+// maxKMSConcurrency bounds the KMS requests in flight for one operation.
+const maxKMSConcurrency = 16
 
-// unwrapAll decrypts the key material of every key with its KMS provider, concurrently.
-func (e *engine) unwrapAll(ctx context.Context, keys []*keyvault.Key) ([]*dataKey, error) {
-	out := make([]*dataKey, len(keys))
-	if len(keys) == 1 {
-		dk, err := e.unwrap(ctx, keys[0])
-		out[0] = dk
-		return out, err
+// forEachKey runs fn(i) for i in [0, n), at most maxKMSConcurrency at a time (one inline when
+// n is 1), and joins their errors.
+func forEachKey(n int, fn func(i int) error) error {
+	if n == 1 {
+		return fn(0)
 	}
-	errs := make([]error, len(keys))
-	sem := make(chan struct{}, maxUnwrapConcurrency)
+	errs := make([]error, n)
+	sem := make(chan struct{}, maxKMSConcurrency)
 	var wg sync.WaitGroup
-	for i, k := range keys {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i], errs[i] = e.unwrap(ctx, k)
+			errs[i] = fn(i)
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// unwrapAll decrypts the key material of every key with its KMS provider, concurrently.
+func (e *engine) unwrapAll(ctx context.Context, keys []*keyvault.Key) ([]*dataKey, error) {
+	out := make([]*dataKey, len(keys))
+	err := forEachKey(len(keys), func(i int) (err error) {
+		out[i], err = e.unwrap(ctx, keys[i])
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
