@@ -51,11 +51,13 @@ var _ driver.Crypt = driverCrypt{}
 
 var errExplicitViaDriver = errors.New("explicit encryption through the driver's Crypt is not supported: use mongocrypt.ClientEncryption")
 
+// Encrypt is AutoEncrypter.Encrypt for the driver.
 func (d driverCrypt) Encrypt(ctx context.Context, db string, cmd bsoncore.Document) (bsoncore.Document, error) {
 	out, err := d.a.Encrypt(ctx, db, bson.Raw(cmd))
 	return bsoncore.Document(out), err
 }
 
+// Decrypt is AutoEncrypter.Decrypt for the driver.
 func (d driverCrypt) Decrypt(ctx context.Context, reply bsoncore.Document) (bsoncore.Document, error) {
 	out, err := d.a.Decrypt(ctx, bson.Raw(reply))
 	return bsoncore.Document(out), err
@@ -81,6 +83,8 @@ func (d driverCrypt) RewrapDataKey(context.Context, []byte, *mcopts.RewrapManyDa
 	return nil, errExplicitViaDriver
 }
 
+// Close closes the AutoEncrypter when the driver client disconnects.
 func (d driverCrypt) Close() { _ = d.a.Close(context.Background()) }
 
+// BypassAutoEncryption tells the driver whether commands skip Encrypt.
 func (d driverCrypt) BypassAutoEncryption() bool { return d.a.bypass }

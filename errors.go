@@ -28,6 +28,7 @@ type Error struct {
 	Err     error
 }
 
+// Error formats the code, the message and the cause.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return "mongocrypt error " + fmt.Sprint(e.Code) + ": " + e.Message
@@ -56,6 +57,7 @@ type KeyVaultError struct {
 	Err error
 }
 
+// Error names the key vault operation and its cause.
 func (e *KeyVaultError) Error() string { return "key vault " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -76,6 +78,7 @@ type CreateDataKeyError struct {
 	Err             error
 }
 
+// Error says that a data key could not be made, and why.
 func (e *CreateDataKeyError) Error() string { return "creating a data key: " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -89,6 +92,7 @@ type CreateEncryptedCollectionError struct {
 	Err             error
 }
 
+// Error says that the collection could not be created, and why.
 func (e *CreateEncryptedCollectionError) Error() string {
 	return "creating the encrypted collection: " + e.Err.Error()
 }

@@ -98,6 +98,7 @@ type Error struct {
 	Err      error
 }
 
+// Error names the provider, the operation, the HTTP status when there is one, and the cause.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kms %s: %s", e.Provider, e.Op)
@@ -111,6 +112,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrNotConfigured is returned (wrapped) when a key names a provider that was not configured.
