@@ -188,7 +188,7 @@ func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.
 	if err != nil {
 		return nil, analysisErr(err)
 	}
-	if name == "create" || name == "drop" {
+	if name == "drop" {
 		nss = []string{db + "." + targetCollection(cmd)}
 	}
 	if len(nss) == 0 {

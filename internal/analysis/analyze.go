@@ -58,6 +58,8 @@ type analyzer struct {
 	schemas      map[string]*nsSchema
 	placeholders bool
 	payloadID    int32
+	// before is the schema of a create or collMod target before the command.
+	before *node
 }
 
 func (a *analyzer) nextPayloadID() int32 {
@@ -184,6 +186,17 @@ func inspect(db string, cmd bson.Raw) (*cmdInfo, error) {
 		return nil, &Error{Command: name, Reason: "empty collection name on command: " + name}
 	}
 	info.namespaces = []string{db + "." + info.target}
+	if name == "create" || name == "collMod" {
+		// A view reads its source collection through its pipeline.
+		if v, ok := lookup(inner, "viewOn"); ok {
+			info.addTarget(v)
+		}
+		if p, ok := lookup(inner, "pipeline"); ok && p.Type == bsoncore.TypeArray {
+			if err := collectPipeline(p, info, name+".pipeline", 0); err != nil {
+				return nil, withCommand(err, name)
+			}
+		}
+	}
 	if elements(inner)[0].Key() == "aggregate" {
 		if p, ok := lookup(inner, "pipeline"); ok {
 			if err := collectPipeline(p, info, "aggregate.pipeline", 0); err != nil {
@@ -194,8 +207,9 @@ func inspect(db string, cmd bson.Raw) (*cmdInfo, error) {
 	return info, nil
 }
 
-func (info *cmdInfo) add(coll string) {
-	ns := info.db + "." + coll
+func (info *cmdInfo) add(coll string) { info.addNS(info.db + "." + coll) }
+
+func (info *cmdInfo) addNS(ns string) {
 	for _, x := range info.namespaces {
 		if x == ns {
 			return
@@ -204,7 +218,25 @@ func (info *cmdInfo) add(coll string) {
 	info.namespaces = append(info.namespaces, ns)
 }
 
-// collectPipeline finds the collections of $lookup, $unionWith and $facet.
+// addTarget adds the collection a stage reads or writes: a name in the
+// command's database or {db, coll}. A malformed one is left to the analysis,
+// which refuses it.
+func (info *cmdInfo) addTarget(v bsoncore.Value) {
+	switch v.Type {
+	case bsoncore.TypeString:
+		info.add(v.StringValue())
+	case bsoncore.TypeEmbeddedDocument:
+		db, ok1 := lookup(v.Data, "db")
+		coll, ok2 := lookup(v.Data, "coll")
+		if ok1 && ok2 && db.Type == bsoncore.TypeString && coll.Type == bsoncore.TypeString {
+			info.addNS(db.StringValue() + "." + coll.StringValue())
+		}
+	}
+}
+
+// collectPipeline finds the collections a pipeline reads or writes, at any
+// depth: $lookup, $graphLookup, $unionWith, $out and $merge, in $facet and in
+// the sub-pipelines of $lookup and $unionWith.
 func collectPipeline(p bsoncore.Value, info *cmdInfo, path string, depth int) error {
 	if depth > maxDepth {
 		return cmdErr("pipeline nested too deeply")
@@ -220,27 +252,24 @@ func collectPipeline(p bsoncore.Value, info *cmdInfo, path string, depth int) er
 		}
 		stage, body := sels[0].Key(), sels[0].Value()
 		switch stage {
-		case "$lookup", "$unionWith":
-			if body.Type != bsoncore.TypeEmbeddedDocument {
-				if stage == "$unionWith" && body.Type == bsoncore.TypeString {
-					info.add(body.StringValue())
-					continue
-				}
-				return cmdErr("failed to recurse %s at path: %s.%s", stage, path, se.Key())
+		case "$lookup", "$unionWith", "$graphLookup", "$merge", "$out":
+			if body.Type != bsoncore.TypeEmbeddedDocument || stage == "$out" {
+				info.addTarget(body)
+				continue
 			}
-			collKey := "from"
-			if stage == "$unionWith" {
-				collKey = "coll"
-			}
+			collKey := map[string]string{"$lookup": "from", "$graphLookup": "from", "$unionWith": "coll", "$merge": "into"}[stage]
 			for _, le := range elements(body.Data) {
 				switch le.Key() {
 				case collKey:
-					if le.Value().Type != bsoncore.TypeString {
+					if stage == "$lookup" && le.Value().Type != bsoncore.TypeString && le.Value().Type != bsoncore.TypeEmbeddedDocument {
 						return cmdErr("expected string, but got '%s' for '%s' field at path: %s.%s", typeName(le.Value().Type), collKey, path, se.Key())
 					}
-					info.add(le.Value().StringValue())
-				case "pipeline":
-					if err := collectPipeline(le.Value(), info, path+"."+se.Key()+"."+stage+".pipeline", depth+1); err != nil {
+					info.addTarget(le.Value())
+				case "pipeline", "whenMatched":
+					if le.Value().Type != bsoncore.TypeArray {
+						continue
+					}
+					if err := collectPipeline(le.Value(), info, path+"."+se.Key()+"."+stage+"."+le.Key(), depth+1); err != nil {
 						return err
 					}
 				}
@@ -287,6 +316,11 @@ func inspectBulkWrite(cmd bson.Raw, info *cmdInfo) (*cmdInfo, error) {
 	if _, ok := lookup(first.Data, "encryptionInformation"); ok {
 		return nil, &Error{Command: info.name, Reason: "unexpected `encryptionInformation` present in input `nsInfo`."}
 	}
+	for _, e := range elements(first.Data) {
+		if e.Key() != "ns" {
+			return nil, &Error{Command: info.name, Field: e.Key(), Reason: "Unsupported field of a bulkWrite nsInfo entry for encryption"}
+		}
+	}
 	info.db, info.target = ns[:dot], ns[dot+1:]
 	info.namespaces = []string{ns}
 	return info, nil
@@ -313,8 +347,20 @@ func Analyze(db string, cmd bson.Raw, schemas map[string]Schema) (Result, error)
 }
 
 func analyze(info *cmdInfo, cmd bson.Raw, schemas map[string]Schema) (Result, error) {
-	schemas = validatorSchema(info, cmd, schemas)
 	a := &analyzer{db: info.db, cmdName: info.name, schemas: map[string]*nsSchema{}}
+	if info.name == "create" || info.name == "collMod" {
+		// The schema the collection has before the command (schemaMap or
+		// server): a new validator may not constrain its encrypted fields.
+		ns := info.db + "." + info.target
+		if orig, ok := schemas[ns]; ok {
+			s, err := parseSchema(ns, orig)
+			if err != nil {
+				return Result{}, err
+			}
+			a.before = rootOf(s)
+		}
+	}
+	schemas = validatorSchema(info, cmd, schemas)
 	var qeNS, csfleNS string
 	for _, ns := range info.namespaces {
 		s, err := parseSchema(ns, schemas[ns])

@@ -21,6 +21,9 @@ func (a *analyzer) command(info *cmdInfo, cmd []byte, ei []byte, requires bool) 
 	case "compactStructuredEncryptionData", "cleanupStructuredEncryptionData":
 		// Nothing to mark; mongocryptd returns the command as it was sent,
 		// without the schema fields libmongocrypt added.
+		if err := checkCommandFields(info.name, cmd); err != nil {
+			return nil, err
+		}
 		return copyWithout(cmd, "$db"), nil
 	}
 	body, err := a.analyzeBody(info.name, cmd)
@@ -81,7 +84,9 @@ outer:
 }
 
 // analyzeBody analyzes find, aggregate, count, distinct, insert, update,
-// delete and findAndModify, returning the command without $db.
+// delete and findAndModify, returning the command without $db. Every field of
+// the command is analysed, passed (it carries no value of a document: see
+// commandFields) or refused.
 func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 	els := elements(cmd)
 	coll := els[0].Value().StringValue()
@@ -91,8 +96,15 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 		// returned as sent.
 		return copyWithout(cmd, "$db"), nil
 	}
+	if err := checkCommandFields(name, cmd); err != nil {
+		return nil, err
+	}
 	root := rootOf(s)
-	m := &matcher{a: a, schema: root}
+	vs, err := a.letVars(cmd, "let")
+	if err != nil {
+		return nil, err
+	}
+	m := &matcher{a: a, schema: root, vars: vs}
 	qe := s != nil && s.qe
 	b := newDoc()
 	var seq bsoncore.Element
@@ -112,11 +124,15 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 			nv, isNew, err = a.filterValue(m, k, v)
 		case name == "find" && k == "sort", name == "findAndModify" && k == "sort":
 			err = checkSort(root, v)
+		case (name == "find" && k == "projection") || (name == "findAndModify" && k == "fields"):
+			err = a.findProjection(root, vs, k, v)
+		case name == "find" && (k == "min" || k == "max"):
+			err = checkIndexBounds(root, k, v)
 		case name == "distinct" && k == "key":
 			err = checkDistinctKey(root, v, qe)
 		case name == "aggregate" && k == "pipeline":
 			var p []byte
-			p, err = a.pipeline(s, v, 0)
+			p, _, err = a.pipeline(root, vs, v, 0)
 			nv, isNew = arrayValue(p), true
 		case name == "findAndModify" && k == "update":
 			if isTrue(cmd, "upsert") {
@@ -126,6 +142,9 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 				nv, err = a.updateSpec(root, v, qe)
 			}
 			isNew = true
+		case name == "findAndModify" && k == "arrayFilters":
+			u, _ := lookup(cmd, "update")
+			err = checkArrayFilters(root, u, v)
 		case name == "insert" && k == "documents":
 			seq = e
 			seqVal, err = a.insertDocuments(root, v, qe)
@@ -135,6 +154,8 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 		case name == "delete" && k == "deletes":
 			seq = e
 			seqVal, err = a.deleteStatements(m, v)
+		case fieldClassOf(name, k) == fieldAnalysed && k != "let":
+			err = cmdErr("internal error: field '%s' of %s is listed as analysed but has no analysis", k, name)
 		}
 		if err != nil {
 			return nil, err
@@ -168,7 +189,7 @@ func (a *analyzer) filterValue(m *matcher, key string, v bsoncore.Value) (bsonco
 // checkSort refuses sorting on encrypted fields.
 func checkSort(root *node, v bsoncore.Value) error {
 	if v.Type != bsoncore.TypeEmbeddedDocument {
-		return nil
+		return cmdErr("the sort specification must be a document, got %s", typeName(v.Type))
 	}
 	for _, e := range elements(v.Data) {
 		if kind, _ := root.resolve(e.Key()); kind != pathPlain {
@@ -180,7 +201,7 @@ func checkSort(root *node, v bsoncore.Value) error {
 
 func checkDistinctKey(root *node, v bsoncore.Value, qe bool) error {
 	if v.Type != bsoncore.TypeString {
-		return nil
+		return cmdErr("the distinct key must be a string, got %s", typeName(v.Type))
 	}
 	key := v.StringValue()
 	kind, f := root.resolve(key)
@@ -189,6 +210,8 @@ func checkDistinctKey(root *node, v bsoncore.Value, qe bool) error {
 		return refusef(key, "The distinct key is not allowed to be an object containing encrypted fields")
 	case pathBelowCipher:
 		return refusef(key, "The distinct key is not allowed to be below an encrypted field")
+	case pathUnknown:
+		return refusef(key, errUnknownEncryption)
 	case pathEncrypted:
 		if qe || f.fle1 == nil {
 			return refusef(key, "The distinct key is not allowed to be a Queryable Encryption field")
@@ -256,6 +279,8 @@ func (a *analyzer) markLevel(n *node, doc []byte, orig *origDoc, path string, to
 		switch {
 		case c == nil || !c.hasEnc:
 			b.element(e)
+		case c.unknown:
+			return nil, refusef(p, errUnknownEncryption)
 		case c.enc != nil:
 			nv, err := a.insertValue(c.enc, v, orig, p, top)
 			if err != nil {
@@ -512,6 +537,9 @@ func (a *analyzer) deleteStatements(m *matcher, v bsoncore.Value) ([]byte, error
 		if sv.Type != bsoncore.TypeEmbeddedDocument {
 			return nil, cmdErr("each delete statement must be an object")
 		}
+		if err := checkFields("a delete statement", sv.Data, deleteStatementFields); err != nil {
+			return nil, err
+		}
 		rewritten := map[string]bsoncore.Value{}
 		if q, ok := lookup(sv.Data, "q"); ok {
 			nv, _, err := a.filterValue(m, "q", q)
@@ -542,6 +570,23 @@ func (a *analyzer) updateStatements(m *matcher, root *node, v bsoncore.Value, qe
 		}
 		if qe && isTrue(sv.Data, "multi") {
 			return nil, cmdErr("Multi-document updates are not allowed with Queryable Encryption")
+		}
+		if err := checkFields("an update statement", sv.Data, updateStatementFields); err != nil {
+			return nil, err
+		}
+		if _, err := a.letVars(sv.Data, "c"); err != nil {
+			return nil, err
+		}
+		u, _ := lookup(sv.Data, "u")
+		if af, ok := lookup(sv.Data, "arrayFilters"); ok {
+			if err := checkArrayFilters(root, u, af); err != nil {
+				return nil, err
+			}
+		}
+		if so, ok := lookup(sv.Data, "sort"); ok {
+			if err := checkSort(root, so); err != nil {
+				return nil, err
+			}
 		}
 		rewritten := map[string]bsoncore.Value{}
 		if q, ok := lookup(sv.Data, "q"); ok {
@@ -605,7 +650,12 @@ const (
 // local schema, so it may only use the keywords a schemaMap may use. Nothing
 // is marked; the command is returned as sent, without $db.
 func (a *analyzer) validatorCommand(info *cmdInfo, cmd []byte) ([]byte, error) {
-	if info.name == "create" {
+	if a.anyRequires() {
+		if err := checkCommandFields(info.name, cmd); err != nil {
+			return nil, err
+		}
+	}
+	if info.name == "create" || a.anyRequires() {
 		for _, k := range []string{"viewOn", "pipeline"} {
 			if _, ok := lookup(cmd, k); ok {
 				return nil, cmdErr("Creating a view is not supported with automatic encryption")
@@ -625,26 +675,49 @@ func (a *analyzer) validatorCommand(info *cmdInfo, cmd []byte) ([]byte, error) {
 		if js.Type != bsoncore.TypeEmbeddedDocument {
 			return nil, cmdErr("'validator.$jsonSchema' must be a document, got %s", typeName(js.Type))
 		}
-		if _, err := parseJSONSchema(js.Data, false); err != nil {
+		root, err := parseJSONSchema(js.Data, false)
+		if err != nil {
 			return nil, err
+		}
+		// It may describe the encrypted fields (of itself, and of the schema
+		// the collection had) but not constrain their values.
+		for _, n := range []*node{root, a.before} {
+			if err := checkQuerySchema(n, js.Data, "", 0); err != nil {
+				return nil, err
+			}
 		}
 		return copyWithout(cmd, "$db"), nil
 	}
-	if err := a.storedFilter(rootOf(s), validator.Data, errValidatorComparison); err != nil {
-		return nil, err
+	for _, n := range []*node{rootOf(s), a.before} {
+		if err := a.storedFilter(n, validator.Data, errValidatorComparison); err != nil {
+			return nil, err
+		}
 	}
 	return copyWithout(cmd, "$db"), nil
 }
 
 // createIndexes analyzes the partialFilterExpression of every index.
 func (a *analyzer) createIndexes(info *cmdInfo, cmd []byte) ([]byte, error) {
+	if a.anyRequires() {
+		if err := checkCommandFields(info.name, cmd); err != nil {
+			return nil, err
+		}
+	}
 	indexes, ok := lookup(cmd, "indexes")
-	if ok && indexes.Type == bsoncore.TypeArray {
+	if ok && indexes.Type != bsoncore.TypeArray {
+		return nil, cmdErr("'indexes' must be an array")
+	}
+	if ok {
 		root := rootOf(a.schemaOf(info.target))
 		for _, ie := range elements(indexes.Data) {
 			iv := ie.Value()
 			if iv.Type != bsoncore.TypeEmbeddedDocument {
 				return nil, cmdErr("each index specification must be a document")
+			}
+			if a.anyRequires() {
+				if err := checkFields("an index specification", iv.Data, indexSpecFields); err != nil {
+					return nil, err
+				}
 			}
 			pf, ok := lookup(iv.Data, "partialFilterExpression")
 			if !ok {

@@ -141,6 +141,7 @@ func serializeChildren(children []mnode) []byte {
 type matcher struct {
 	a      *analyzer
 	schema *node
+	vars   vars // the variables $expr may use
 }
 
 // filter analyzes a filter document and returns it re-serialized with placeholders.
@@ -213,7 +214,7 @@ func (m *matcher) parseTopOperator(k string, v bsoncore.Value, depth int) (mnode
 		}
 		return ln, nil
 	case "$expr":
-		nv, err := m.a.expr(m.schema, v, 0)
+		nv, _, err := (&exprCtx{a: m.a, cur: m.schema, vars: m.vars}).expr(v, depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +227,16 @@ func (m *matcher) parseTopOperator(k string, v bsoncore.Value, depth int) (mnode
 		}
 		return &rawNode{key: k, val: v}, nil
 	}
-	if m.schema.hasEncAnywhere() && k != "$jsonSchema" && k != "$alwaysTrue" && k != "$alwaysFalse" && k != "$sampleRate" {
+	if k == "$jsonSchema" && m.schema.hasEncAnywhere() {
+		if v.Type != bsoncore.TypeEmbeddedDocument {
+			return nil, cmdErr("$jsonSchema must be an object")
+		}
+		if err := checkQuerySchema(m.schema, v.Data, "", 0); err != nil {
+			return nil, err
+		}
+		return &rawNode{key: k, val: v}, nil
+	}
+	if m.schema.hasEncAnywhere() && k != "$alwaysTrue" && k != "$alwaysFalse" && k != "$sampleRate" {
 		return nil, &Error{Reason: "Unsupported match expression operator for encryption: " + k}
 	}
 	return &rawNode{key: k, val: v}, nil
@@ -377,6 +387,11 @@ func (m *matcher) otherOperator(path, op string) error {
 		return refusef(path, errInvalidOperator+" (%s)", op)
 	case pathBelowCipher:
 		return refusef(path, "Invalid operation on a path below an encrypted field (%s)", op)
+	case pathUnknown:
+		if op == "$type" {
+			return nil
+		}
+		return refusef(path, errUnknownEncryption)
 	}
 	return nil
 }
@@ -394,6 +409,8 @@ func (m *matcher) equality(path, op string, v bsoncore.Value) (mnode, error) {
 			return nil, refusef(path, "Cannot compare to an object or array that contains encrypted fields")
 		}
 		return &leafNode{path: path, op: op, val: v}, nil
+	case pathUnknown:
+		return nil, refusef(path, errUnknownEncryption)
 	}
 	if v.Type == bsoncore.TypeNull {
 		return nil, refusef(path, "Illegal equality to null predicate for encrypted field")
@@ -433,6 +450,8 @@ func (m *matcher) in(path string, v bsoncore.Value) (*inNode, error) {
 		switch kind {
 		case pathBelowCipher:
 			return nil, refusef(path, "Invalid operation on a path below an encrypted field")
+		case pathUnknown:
+			return nil, refusef(path, errUnknownEncryption)
 		case pathPrefix:
 			if ev.Type == bsoncore.TypeEmbeddedDocument || ev.Type == bsoncore.TypeArray {
 				return nil, refusef(path, "Cannot compare to an object or array that contains encrypted fields")
@@ -484,6 +503,8 @@ func (m *matcher) comparison(path, op string, v bsoncore.Value) (mnode, error) {
 		return nil, refusef(path, "Invalid operation on a path below an encrypted field (%s)", op)
 	case pathPrefix:
 		return nil, refusef(path, errInvalidOperator+" (%s)", op)
+	case pathUnknown:
+		return nil, refusef(path, errUnknownEncryption)
 	}
 	if f.fle1 != nil {
 		if f.fle1.algorithm == fle1Random {

@@ -67,14 +67,22 @@ func sameMetadata(a, b *encField) bool {
 }
 
 // node is one level of an encryption schema: either an encrypted field (enc)
-// or an object whose sub-fields may be encrypted.
+// or an object whose sub-fields may be encrypted. An unknown node stands for
+// data whose encryption query analysis cannot know (a pipeline stage copied
+// whole documents into it, or the JSON schema describes a field in two ways
+// that disagree): every field at or below it may be encrypted, so comparing it
+// with a value is refused.
 type node struct {
 	enc        *encField
 	props      map[string]*node
 	patterns   []patternNode
 	additional *node
-	// hasEnc is true when enc is set or a descendant is encrypted.
+	// hasEnc is true when enc is set or a descendant is (or may be) encrypted.
 	hasEnc bool
+	// unknown marks data that may hold encrypted fields anywhere below it.
+	unknown bool
+	// conflict marks an unknown node made by two disagreeing subschemas.
+	conflict bool
 }
 
 type patternNode struct {
@@ -82,20 +90,76 @@ type patternNode struct {
 	node *node
 }
 
-// child returns the schema of the sub-field name, nil when it is unconstrained.
+// unknownNode is the schema of data whose encryption is not known.
+var unknownNode = &node{unknown: true, hasEnc: true}
+
+// conflictNode is the schema of a field that properties and
+// patternProperties (or several patterns) describe differently.
+var conflictNode = &node{unknown: true, hasEnc: true, conflict: true}
+
+// child returns the schema of the sub-field name, nil when it is
+// unconstrained. As JSON Schema says, properties and every matching
+// patternProperties pattern apply together, and additionalProperties applies
+// only to names that neither names; when the subschemas that apply disagree
+// on encryption, the child is conflictNode.
 func (n *node) child(name string) *node {
 	if n == nil || n.enc != nil {
 		return nil
 	}
+	if n.unknown {
+		return n
+	}
+	var found *node
+	matched := false
 	if c, ok := n.props[name]; ok {
-		return c
+		found, matched = c, true
 	}
 	for _, p := range n.patterns {
-		if p.re.MatchString(name) {
-			return p.node
+		if !p.re.MatchString(name) {
+			continue
+		}
+		if matched && !agree(found, p.node) {
+			return conflictNode
+		}
+		if !matched {
+			found, matched = p.node, true
 		}
 	}
-	return n.additional
+	if !matched {
+		return n.additional
+	}
+	return found
+}
+
+func hasEncOf(n *node) bool { return n != nil && n.hasEnc }
+
+// agree reports whether two subschemas that apply to the same field encrypt
+// it, and everything below it, alike.
+func agree(a, b *node) bool {
+	if !hasEncOf(a) && !hasEncOf(b) {
+		return true
+	}
+	if !hasEncOf(a) || !hasEncOf(b) || a.unknown || b.unknown {
+		return false
+	}
+	if a.enc != nil || b.enc != nil {
+		return a.enc != nil && b.enc != nil && sameMetadata(a.enc, b.enc)
+	}
+	if len(a.props) != len(b.props) || len(a.patterns) != len(b.patterns) {
+		return false
+	}
+	for k, v := range a.props {
+		w, ok := b.props[k]
+		if !ok || !agree(v, w) {
+			return false
+		}
+	}
+	for i := range a.patterns {
+		if a.patterns[i].re.String() != b.patterns[i].re.String() || !agree(a.patterns[i].node, b.patterns[i].node) {
+			return false
+		}
+	}
+	return agree(a.additional, b.additional)
 }
 
 // pathKind classifies a dotted path against a schema.
@@ -106,32 +170,40 @@ const (
 	pathEncrypted                   // the path is an encrypted field
 	pathPrefix                      // the path is an object containing encrypted fields
 	pathBelowCipher                 // the path goes through an encrypted field
+	pathUnknown                     // the path may be, hold or be below an encrypted field
 )
 
 // resolve classifies path against the schema rooted at n. For pathEncrypted
 // and pathBelowCipher it also returns the encrypted field.
 func (n *node) resolve(path string) (pathKind, *encField) {
 	cur := n
-	parts := strings.Split(path, ".")
-	for i, p := range parts {
-		if cur == nil {
+	for _, p := range strings.Split(path, ".") {
+		switch {
+		case cur == nil:
 			return pathPlain, nil
-		}
-		if cur.enc != nil {
+		case cur.unknown:
+			return pathUnknown, nil
+		case cur.enc != nil:
 			return pathBelowCipher, cur.enc
 		}
 		cur = cur.child(p)
-		if i == len(parts)-1 && cur != nil {
-			if cur.enc != nil {
-				return pathEncrypted, cur.enc
-			}
-			if cur.hasEnc {
-				return pathPrefix, nil
-			}
-		}
+	}
+	switch {
+	case cur == nil:
+		return pathPlain, nil
+	case cur.unknown:
+		return pathUnknown, nil
+	case cur.enc != nil:
+		return pathEncrypted, cur.enc
+	case cur.hasEnc:
+		return pathPrefix, nil
 	}
 	return pathPlain, nil
 }
+
+// errUnknownEncryption is the refusal of a value compared with, or written to,
+// a field whose encryption query analysis cannot know.
+const errUnknownEncryption = "Cannot use a value with a field whose encryption is not known here (an earlier stage copied documents that hold encrypted fields, or the schema describes the field in more than one way)"
 
 // nsSchema is the parsed schema of one namespace.
 type nsSchema struct {

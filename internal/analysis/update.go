@@ -54,8 +54,7 @@ func (a *analyzer) updateSpec(root *node, v bsoncore.Value, qe bool) (bsoncore.V
 			return v, refusef(op, "an update document cannot mix operators and fields")
 		}
 		if body.Type != bsoncore.TypeEmbeddedDocument {
-			out.element(e)
-			continue
+			return v, refusef(op, "Modifiers operate on fields but we found type %s instead: an update operator needs a document", typeName(body.Type))
 		}
 		switch op {
 		case "$set", "$setOnInsert":
@@ -77,15 +76,15 @@ func (a *analyzer) updateSpec(root *node, v bsoncore.Value, qe bool) (bsoncore.V
 			}
 		default:
 			msg, known := refusedUpdateOps[op]
+			if !known {
+				return v, refusef(op, "Unknown update operator: query analysis refuses operators it does not know")
+			}
 			for _, fe := range elements(body.Data) {
 				kind, _, err := resolveUpdatePath(root, fe.Key())
 				if err != nil {
 					return v, err
 				}
 				if kind != pathPlain {
-					if !known {
-						msg = op + " not allowed on encrypted values"
-					}
 					return v, refusef(fe.Key(), "%s", msg)
 				}
 			}
@@ -124,6 +123,9 @@ func resolveUpdatePath(root *node, path string) (pathKind, *encField, error) {
 		if cur == nil {
 			return pathPlain, nil, nil
 		}
+		if cur.unknown {
+			return pathUnknown, nil, nil
+		}
 		if i == len(parts)-1 {
 			switch {
 			case cur.enc != nil:
@@ -152,6 +154,8 @@ func (a *analyzer) updateSet(root *node, doc []byte) ([]byte, error) {
 			b.element(e)
 		case pathBelowCipher:
 			return nil, refusef(path, "Cannot $set a path below an encrypted field")
+		case pathUnknown:
+			return nil, refusef(path, errUnknownEncryption)
 		case pathEncrypted:
 			nv, err := a.insertValue(f, v, nil, path, false)
 			if err != nil {
@@ -172,6 +176,8 @@ func (a *analyzer) updateSet(root *node, doc []byte) ([]byte, error) {
 			default:
 				b.element(e)
 			}
+		default:
+			return nil, refusef(path, errUnknownEncryption)
 		}
 	}
 	return b.build(), nil
