@@ -233,7 +233,7 @@ func TestPatternPropertiesApplyTogether(t *testing.T) {
 	additional := `{"bsonType": "object", "properties": {"_id": {"bsonType": "int"}, "a": {"bsonType": "string"}}, "additionalProperties": ` + enc + `}`
 	for _, tc := range []struct {
 		name, schema, cmd string
-		refused         bool
+		refused           bool
 	}{
 		{"insert: properties and pattern disagree", disagree, `{"insert": "c", "documents": [{"ssn": "S3CRET"}]}`, true},
 		{"find: properties and pattern disagree", disagree, `{"find": "c", "filter": {"ssn": "S3CRET"}}`, true},
