@@ -46,6 +46,38 @@
 // result carries encryptionInformation as libmongocrypt builds it (see
 // [Result]).
 //
+// # Failing closed
+//
+// On a command that touches a namespace with encrypted fields (directly or
+// through $lookup, $graphLookup, $unionWith, $facet, $out, $merge, a view's
+// viewOn and pipeline, or bulkWrite's nsInfo), every part of the command the
+// server could read a value from is analysed or refused before anything is
+// sent. Each command field, statement field, index option, pipeline stage,
+// accumulator, expression operator and update operator is in one of three
+// classes: analysed against the schema, passed because it carries no value of
+// a document (the generic fields lsid, txnNumber, concerns, read preference,
+// apiVersion, maxTimeMS, comment, and options such as limit or collation), or
+// refused. Anything query analysis does not know is refused, naming it; the
+// tables are in fields.go, pipeline.go and expr.go.
+//
+// The schema is tracked through a pipeline: a stage's output has the schema
+// its expressions give it (a field path, $$ROOT, $$CURRENT, a variable or
+// $getField copies the schema of what it reads; $first and $last in $group
+// too). Where the output cannot be followed precisely ($push of encrypted
+// data, $mergeObjects or $objectToArray of it, $unionWith of another schema,
+// $facet output) every field below is taken as possibly encrypted: comparing
+// it with a value is refused. Any other expression operator given data that
+// is or may be encrypted is refused: the server would compare or combine a
+// ciphertext with the operator's other arguments.
+//
+// A $jsonSchema in a query, validator or partialFilterExpression may describe
+// the structure around encrypted fields but not constrain their values (enum,
+// const, pattern, minimum, ...); a create or collMod validator is checked
+// against the collection's schema before the command and against itself.
+// In a JSON schema, properties and every matching patternProperties pattern
+// apply to a field together (additionalProperties to names neither names); a
+// field they describe differently is refused.
+//
 // # Schemas
 //
 // A JSON schema is checked as mongocryptd checks it: a local schema (the
