@@ -163,7 +163,8 @@ func TestFailClosedRefusals(t *testing.T) {
 		{"unknown stage", `{"aggregate": "enc", "pipeline": [{"$newStage": {"ssn": "S3CRET"}}], "cursor": {}}`, "Aggregation stage $newStage is not supported"},
 		{"unknown stage on plain next to enc", `{"aggregate": "plain", "pipeline": [{"$lookup": {"from": "enc", "localField": "a", "foreignField": "b", "as": "j"}}, {"$newStage": {"j.ssn": "S3CRET"}}], "cursor": {}}`, "Aggregation stage $newStage is not supported"},
 		{"unknown accumulator", `{"aggregate": "enc", "pipeline": [{"$group": {"_id": null, "x": {"$newAcc": ["$ssn", "S3CRET"]}}}], "cursor": {}}`, "Unsupported accumulator"},
-		{"unknown match operator", `{"find": "enc", "filter": {"ssn": {"$newOp": "S3CRET"}}}`, "Invalid match expression operator on encrypted field"},
+		{"unknown match operator", `{"find": "enc", "filter": {"ssn": {"$newOp": "S3CRET"}}}`, "Unknown match expression operator $newOp"},
+		{"unknown match operator on a plain field", `{"find": "enc", "filter": {"x": {"$newOp": "S3CRET"}}}`, "Unknown match expression operator $newOp"},
 		{"unknown top-level match operator", `{"find": "enc", "filter": {"$newTop": {"ssn": "S3CRET"}}}`, "Unsupported match expression operator"},
 	}
 	for _, tc := range cases {

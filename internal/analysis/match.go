@@ -236,11 +236,26 @@ func (m *matcher) parseTopOperator(k string, v bsoncore.Value, depth int) (mnode
 		}
 		return &rawNode{key: k, val: v}, nil
 	}
+	if !topOperators[k] {
+		return nil, &Error{Reason: "Unsupported match expression operator for encryption: " + k}
+	}
 	if m.schema.hasEncAnywhere() && k != "$alwaysTrue" && k != "$alwaysFalse" && k != "$sampleRate" {
 		return nil, &Error{Reason: "Unsupported match expression operator for encryption: " + k}
 	}
 	return &rawNode{key: k, val: v}, nil
 }
+
+// pathOperators are the match operators on a path that parsePath passes to
+// otherOperator: refused on encrypted data, kept on plain data (the path
+// holds nothing encrypted at or below it).
+var pathOperators = setOf("$elemMatch", "$all", "$size", "$type", "$mod", "$bitsAllSet",
+	"$bitsAllClear", "$bitsAnySet", "$bitsAnyClear", "$geoWithin", "$geoIntersects", "$near",
+	"$nearSphere", "$within", "$maxDistance", "$minDistance", "$geometry", "$box", "$center",
+	"$centerSphere", "$polygon", "$uniqueDocs")
+
+// topOperators are the top-level match operators kept as written on data
+// without encrypted fields.
+var topOperators = setOf("$where", "$text", "$jsonSchema", "$alwaysTrue", "$alwaysFalse", "$sampleRate")
 
 func (n *node) hasEncAnywhere() bool { return n != nil && n.hasEnc }
 
@@ -327,6 +342,9 @@ func (m *matcher) parsePath(path string, v bsoncore.Value) ([]mnode, error) {
 			}
 			out = append(out, n)
 		default:
+			if !pathOperators[op] {
+				return nil, refusef(path, "Unknown match expression operator %s: query analysis refuses operators it does not know", op)
+			}
 			if err := m.otherOperator(path, op); err != nil {
 				return nil, err
 			}
