@@ -253,6 +253,42 @@ var pathOperators = setOf("$elemMatch", "$all", "$size", "$type", "$mod", "$bits
 	"$nearSphere", "$within", "$maxDistance", "$minDistance", "$geometry", "$box", "$center",
 	"$centerSphere", "$polygon", "$uniqueDocs")
 
+// valueOperators compare with a value: their arguments are literals.
+var valueOperators = setOf("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists",
+	"$regex", "$options", "$comment")
+
+// checkKnownOperators refuses an unknown operator anywhere in a filter kept as
+// written (the body of $elemMatch on a plain path): query analysis refuses
+// what it does not know even where no encrypted data is in reach.
+func checkKnownOperators(v bsoncore.Value, depth int) error {
+	if depth > maxDepth {
+		return cmdErr("filter nested too deeply")
+	}
+	switch v.Type {
+	case bsoncore.TypeArray:
+		for _, e := range elements(v.Data) {
+			if err := checkKnownOperators(e.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	case bsoncore.TypeEmbeddedDocument:
+		for _, e := range elements(v.Data) {
+			k := e.Key()
+			switch {
+			case valueOperators[k] || (pathOperators[k] && k != "$elemMatch"):
+				continue
+			case k == "$and" || k == "$or" || k == "$nor" || k == "$not" || k == "$elemMatch" || !strings.HasPrefix(k, "$"):
+				if err := checkKnownOperators(e.Value(), depth+1); err != nil {
+					return err
+				}
+			default:
+				return &Error{Reason: "Unknown match expression operator " + k + " inside $elemMatch: query analysis refuses operators it does not know"}
+			}
+		}
+	}
+	return nil
+}
+
 // topOperators are the top-level match operators kept as written on data
 // without encrypted fields.
 var topOperators = setOf("$where", "$text", "$jsonSchema", "$alwaysTrue", "$alwaysFalse", "$sampleRate")
@@ -347,6 +383,11 @@ func (m *matcher) parsePath(path string, v bsoncore.Value) ([]mnode, error) {
 			}
 			if err := m.otherOperator(path, op); err != nil {
 				return nil, err
+			}
+			if op == "$elemMatch" {
+				if err := checkKnownOperators(ov, 0); err != nil {
+					return nil, err
+				}
 			}
 			out = append(out, &rawNode{key: path, val: docValue(newDoc().value(op, ov).build())})
 		}
