@@ -35,6 +35,10 @@ type engine struct {
 	rng      io.Reader
 	// noPipelineUpdates is set once the key vault's server refused an update pipeline.
 	noPipelineUpdates atomic.Bool
+	// findKeysHook, when not nil, replaces the key vault query of keys. Only tests set it: it
+	// plays a key vault that answers with key documents it was not asked for, which a real
+	// server matching the filter does not do.
+	findKeysHook func(ctx context.Context, filter any) ([]bson.Raw, error)
 }
 
 // dataKey is a decrypted data key, ready to use.
@@ -112,6 +116,20 @@ func (r *keyRequest) addName(n string) {
 	r.names[n] = struct{}{}
 }
 
+// has tells whether the key document k answers r: its _id or one of its keyAltNames was asked
+// for.
+func (r *keyRequest) has(k *keyvault.Key) bool {
+	if _, ok := r.ids[k.ID]; ok {
+		return true
+	}
+	for _, n := range k.KeyAltNames {
+		if _, ok := r.names[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // keySet is the answer to a keyRequest. It serves one operation, in one goroutine.
 type keySet struct {
 	byID   map[[16]byte]*dataKey
@@ -136,11 +154,13 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	ks := &keySet{byID: make(map[[16]byte]*dataKey, len(req.ids)), byName: map[string]*dataKey{}}
 	var missIDs []any
 	var missNames []string
+	var wanted keyRequest // the missing ids and names: what the key vault may answer with
 	for id := range req.ids {
 		if k, ok := e.cache.Get(id); ok {
 			ks.byID[id] = k
 		} else {
 			missIDs = append(missIDs, bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)})
+			wanted.addID(id)
 		}
 	}
 	for n := range req.names {
@@ -148,6 +168,7 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 			ks.byName[n] = k
 		} else {
 			missNames = append(missNames, n)
+			wanted.addName(n)
 		}
 	}
 	if len(missIDs) == 0 && len(missNames) == 0 {
@@ -166,7 +187,11 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A(missIDs)}}}},
 		bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: names}}}},
 	}
-	docs, err := e.findKeys(ctx, bson.D{{Key: "$or", Value: or}})
+	find := e.findKeys
+	if e.findKeysHook != nil {
+		find = e.findKeysHook
+	}
+	docs, err := find(ctx, bson.D{{Key: "$or", Value: or}})
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +200,12 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		k, err := parseKeyDoc(d)
 		if err != nil {
 			return nil, err
+		}
+		if !wanted.has(k) {
+			// libmongocrypt refuses it too: a key nobody asked for is neither unwrapped (no KMS
+			// request) nor cached.
+			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find",
+				Err: fmt.Errorf("unexpected key returned: the key vault answered with key id %s, which was not requested", uuidString(k.ID))}}
 		}
 		parsed = append(parsed, k)
 	}
