@@ -27,6 +27,9 @@ type cmdSpec struct {
 	minArgs  int
 	maxArgs  int  // -1: no limit
 	connects bool // takes the connection and KMS flags
+	// valueArgs: the positional arguments are values to encrypt or decrypt, never printed (an
+	// unexpected argument may be the rest of an unquoted plaintext).
+	valueArgs bool
 	// setup declares the command's flags on fs and returns the function that runs it.
 	setup func(fs *flag.FlagSet) runFunc
 }
@@ -173,6 +176,8 @@ func (a *app) exec(s *cmdSpec, args []string) int {
 		switch {
 		case len(pos) < s.minArgs:
 			err = usagef("missing arguments: want %s", s.args)
+		case s.maxArgs >= 0 && len(pos) > s.maxArgs && s.valueArgs:
+			err = usagef("unexpected argument after VALUE (not printed: it may be part of the value; quote a value that holds spaces)")
 		case s.maxArgs >= 0 && len(pos) > s.maxArgs:
 			err = usagef("unexpected argument %q", pos[s.maxArgs])
 		}

@@ -55,8 +55,9 @@ output is the encrypted expression as canonical Extended JSON.`,
 			`mongocrypt encrypt --key-alt-name qe --algorithm Range --contention-factor 0 --range '{"min":0,"max":200,"sparsity":1,"trimFactor":1}' 42`,
 			`mongocrypt encrypt --key-alt-name qe --algorithm Range --query-type range --contention-factor 0 --range '{"min":0,"max":200,"sparsity":1,"trimFactor":1}' --expression '{"$and":[{"age":{"$gte":30}},{"age":{"$lt":40}}]}'`,
 		},
-		maxArgs:  1,
-		connects: true,
+		maxArgs:   1,
+		valueArgs: true,
+		connects:  true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			keyIDFlag := fs.String("key-id", "", "the `UUID` of the data key")
 			altName := fs.String("key-alt-name", "", "the keyAltName `NAME` of the data key (instead of --key-id)")
@@ -208,7 +209,7 @@ func (a *app) valueArg(args []string) (string, error) {
 // parseRangeOptions reads --range: {"min", "max", "sparsity", "trimFactor", "precision"}, as
 // Extended JSON so that min and max keep their BSON types.
 func parseRangeOptions(s string) (*options.RangeOptionsBuilder, error) {
-	doc, err := parseDocument(s, "--range")
+	doc, err := parseSecretDocument(s, "--range")
 	if err != nil {
 		return nil, err
 	}
@@ -307,8 +308,9 @@ ciphertext carries.`,
 			`mongocrypt decrypt '{"$binary":{"base64":"AR...","subType":"06"}}'`,
 			`mongocrypt encrypt --key-alt-name billing --algorithm random --output base64 '"x"' | mongocrypt decrypt`,
 		},
-		maxArgs:  1,
-		connects: true,
+		maxArgs:   1,
+		valueArgs: true,
+		connects:  true,
 		setup: func(fs *flag.FlagSet) runFunc {
 			relaxed := fs.Bool("relaxed", false, "print relaxed Extended JSON (numbers and dates as plain JSON)")
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {

@@ -85,6 +85,19 @@ func parseDocument(s, what string) (bson.Raw, error) {
 	return doc, nil
 }
 
+// parseSecretDocument is parseDocument for a document whose values are secret (the bounds of
+// --range): its errors do not quote it, as the Extended JSON parser's do ("parsing "42x"").
+func parseSecretDocument(s, what string) (bson.Raw, error) {
+	if !json.Valid([]byte(s)) {
+		return nil, usagef("%s is not an Extended JSON document: not valid JSON", what)
+	}
+	var doc bson.Raw
+	if err := bson.UnmarshalExtJSON([]byte(s), false, &doc); err != nil {
+		return nil, usagef("%s is not an Extended JSON document: a value is not valid Extended JSON", what)
+	}
+	return doc, nil
+}
+
 // formatValue writes one BSON value as Extended JSON.
 func formatValue(v bson.RawValue, canonical bool) (string, error) {
 	doc := bson.D{{Key: "v", Value: v}}

@@ -105,7 +105,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"encrypt", "--key-alt-name", "k", "1"}, "--algorithm is required"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "{bad"}, "VALUE is not a valid Extended JSON value"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", `1, "w": 2`}, "VALUE is not a valid Extended JSON value"},
-		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "1", "2"}, `unexpected argument "2"`},
+		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "1", "2"}, "unexpected argument after VALUE"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "Range", "--range", `{"bogus":1}`, "1"}, `--range: unknown field "bogus"`},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "Range", "--range", `{"sparsity":"x"}`, "1"}, "--range: sparsity must be an integer"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "String", "--string", `{"bogus":1}`, "1"}, "--string is not a valid string options document"},

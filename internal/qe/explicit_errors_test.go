@@ -192,7 +192,7 @@ func TestEncryptExpressionErrors(t *testing.T) {
 		{`{"$and": [{"$gt": [1, 2]}]}`, "expected UTF-8 as first element in $gt"},
 		{`{"$and": [{"$gt": ["$age", 1]}, {"$eq": ["$age", 2]}]}`, "unsupported operator type $eq"},
 		{`{"$and": [{"age": {"$gt": "x"}}]}`, "type"},
-		{`{"$and": [{"age": {"$gt": 300}}]}`, "index max"},
+		{`{"$and": [{"age": {"$gt": 300}}]}`, "the range maximum"},
 	}
 	for _, c := range cases {
 		_, err := EncryptExpression(extJSON(t, c.expr), key12345678, opts, keys, nil)

@@ -248,7 +248,7 @@ next:
 func ReplyString(body []byte, field string) (string, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return "", fmt.Errorf("malformed reply: not a JSON object (%d bytes): %w", len(body), err)
+		return "", fmt.Errorf("malformed reply: not a JSON object (%d bytes): %s", len(body), jsonErrDetail(err))
 	}
 	raw, ok := m[field]
 	if !ok {
@@ -259,4 +259,19 @@ func ReplyString(body []byte, field string) (string, error) {
 		return "", fmt.Errorf("malformed reply: field %q is not a string", field)
 	}
 	return s, nil
+}
+
+// jsonErrDetail describes a JSON decoding error of a reply without quoting the reply: the
+// encoding/json errors name the offending character (*json.SyntaxError) or the value
+// (*json.UnmarshalTypeError, "number 123"), which may be part of a data key or a token.
+func jsonErrDetail(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "the top level is not an object"
+	}
+	return "invalid JSON"
 }

@@ -72,7 +72,7 @@ func (c *TokenCache) Forget(key string) {
 func ParseTokenReply(body []byte, start time.Time, margin time.Duration) (Token, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return Token{}, fmt.Errorf("malformed token reply: not a JSON object (%d bytes): %w", len(body), err)
+		return Token{}, fmt.Errorf("malformed token reply: not a JSON object (%d bytes): %s", len(body), jsonErrDetail(err))
 	}
 	tok, err := ReplyString(body, "access_token")
 	if err != nil {

@@ -47,10 +47,10 @@ func EncodeInt32(v int32, b *Int32Bounds) (Encoded, error) {
 		return Encoded{u128From64(uint64(flipInt32(v))), u128From64(math.MaxUint32)}, nil
 	}
 	if b.Min >= b.Max {
-		return Encoded{}, errorf(ErrBounds, "min (%d) must be less than max (%d)", b.Min, b.Max)
+		return Encoded{}, errorf(ErrBounds, "the index min must be less than max")
 	}
 	if v < b.Min || v > b.Max {
-		return Encoded{}, errorf(ErrOutOfRange, "int32 value %d is outside [min %d, max %d]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "int32 value must be greater than or equal to the minimum value and less than or equal to the maximum value of the index")
 	}
 	base := flipInt32(b.Min)
 	return Encoded{u128From64(uint64(flipInt32(v) - base)), u128From64(uint64(flipInt32(b.Max) - base))}, nil
@@ -63,10 +63,10 @@ func EncodeInt64(v int64, b *Int64Bounds) (Encoded, error) {
 		return Encoded{u128From64(flipInt64(v)), u128From64(math.MaxUint64)}, nil
 	}
 	if b.Min >= b.Max {
-		return Encoded{}, errorf(ErrBounds, "min (%d) must be less than max (%d)", b.Min, b.Max)
+		return Encoded{}, errorf(ErrBounds, "the index min must be less than max")
 	}
 	if v < b.Min || v > b.Max {
-		return Encoded{}, errorf(ErrOutOfRange, "int64 value %d is outside [min %d, max %d]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "int64 value must be greater than or equal to the minimum value and less than or equal to the maximum value of the index")
 	}
 	base := flipInt64(b.Min)
 	return Encoded{u128From64(flipInt64(v) - base), u128From64(flipInt64(b.Max) - base)}, nil
@@ -107,22 +107,22 @@ func exp10(p int32) float64 {
 // it; every product is converted explicitly so that no step is fused.
 func doublePrecisionBits(min, max float64, p int32) (bits int, ok bool, err error) {
 	if min >= max {
-		return 0, false, errorf(ErrBounds, "double precision bounds: min (%g) must be less than max (%g)", min, max)
+		return 0, false, errorf(ErrBounds, "double precision bounds: the index min must be less than max")
 	}
 	scale := exp10(p)
 	smax := float64(max * scale)
 	smin := float64(min * scale)
 	if smax != math.Trunc(smax) {
-		return 0, false, errorf(ErrPrecision, "upper bound max %g has more fractional digits than precision %d", max, p)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index has more fractional digits than precision %d", p)
 	}
 	if smin != math.Trunc(smin) {
-		return 0, false, errorf(ErrPrecision, "lower bound min %g has more fractional digits than precision %d", min, p)
+		return 0, false, errorf(ErrPrecision, "lower bound min of the index has more fractional digits than precision %d", p)
 	}
 	if math.Abs(smax) >= doubleExactLimit {
-		return 0, false, errorf(ErrPrecision, "upper bound max %g scaled by 10^%d is not below 2^53 in absolute value", max, p)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index scaled by 10^%d is not below 2^53 in absolute value", p)
 	}
 	if math.Abs(smin) >= doubleExactLimit {
-		return 0, false, errorf(ErrPrecision, "lower bound min %g scaled by 10^%d is not below 2^53 in absolute value", min, p)
+		return 0, false, errorf(ErrPrecision, "lower bound min of the index scaled by 10^%d is not below 2^53 in absolute value", p)
 	}
 	// Room left in a uint64 after the scaled width, in decimal digits, minus one.
 	t1 := smax - smin
@@ -134,12 +134,12 @@ func doublePrecisionBits(min, max float64, p int32) (bits int, ok bool, err erro
 	if i1 <= i2 {
 		// libmongocrypt asserts here; only reachable when scaling merges two
 		// distinct bounds into one integer.
-		return 0, false, errorf(ErrPrecision, "min %g and max %g coincide once scaled by 10^%d", min, max, p)
+		return 0, false, errorf(ErrPrecision, "the index min and max coincide once scaled by 10^%d", p)
 	}
 	width := uint64(i1) - uint64(i2)
 	sp := uint64(scale) // p <= 18 here, so the conversion is exact
 	if sp > math.MaxUint64-width {
-		return 0, false, errorf(ErrPrecision, "domain of min %g, max %g at precision %d is too large", min, max, p)
+		return 0, false, errorf(ErrPrecision, "the domain of the index min and max at precision %d is too large", p)
 	}
 	bits = ceilLog2(u128From64(width + sp))
 	return bits, bits < doubleMaxPrecisionBits, nil
@@ -161,7 +161,7 @@ func ceilLog2(x U128) int {
 // domain needs (fewer than 53).
 func EncodeDouble(v float64, b *DoubleBounds) (Encoded, error) {
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return Encoded{}, errorf(ErrValue, "double %g cannot be range-encoded: NaN and infinities are not supported", v)
+		return Encoded{}, errorf(ErrValue, "double value cannot be range-encoded: NaN and infinities are not supported")
 	}
 	if b == nil {
 		if v == 0 {
@@ -175,10 +175,10 @@ func EncodeDouble(v float64, b *DoubleBounds) (Encoded, error) {
 		return Encoded{u128From64(u), maxU128.shr(64)}, nil
 	}
 	if b.Min >= b.Max {
-		return Encoded{}, errorf(ErrBounds, "min (%g) must be less than max (%g)", b.Min, b.Max)
+		return Encoded{}, errorf(ErrBounds, "the index min must be less than max")
 	}
 	if v > b.Max || v < b.Min {
-		return Encoded{}, errorf(ErrOutOfRange, "double value %g is outside [min %g, max %g]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "double value must be greater than or equal to the minimum value and less than or equal to the maximum value of the index")
 	}
 	if b.Precision < 0 {
 		return Encoded{}, errorf(ErrPrecision, "precision must be non-negative, got %d", b.Precision)
@@ -192,7 +192,7 @@ func EncodeDouble(v float64, b *DoubleBounds) (Encoded, error) {
 	}
 	if !ok {
 		return Encoded{}, errorf(ErrPrecision,
-			"the domain of min %g, max %g at precision %d cannot be represented in fewer than 53 bits", b.Min, b.Max, b.Precision)
+			"the domain of the index min and max at precision %d cannot be represented in fewer than 53 bits", b.Precision)
 	}
 	scale := exp10(b.Precision)
 	vp := int64(math.Trunc(float64(v * scale)))
@@ -201,7 +201,7 @@ func EncodeDouble(v float64, b *DoubleBounds) (Encoded, error) {
 	max := uint64(1)<<bits - 1
 	if d < 0 || uint64(d) > max {
 		// libmongocrypt asserts this cannot happen.
-		return Encoded{}, errorf(ErrOutOfRange, "double value %g does not fit the precision domain of [%g, %g]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "double value does not fit the precision domain of the index")
 	}
 	return Encoded{u128From64(uint64(d)), u128From64(max)}, nil
 }

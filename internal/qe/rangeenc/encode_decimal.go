@@ -51,41 +51,41 @@ const decimalMaxPrecisionBits = 128
 // needs; ok is false without an error when 128 bits or more are needed.
 func decimalPrecisionBits(min, max dec, p int32) (bits int, ok bool, err error) {
 	if !max.isFinite() {
-		return 0, false, errorf(ErrPrecision, "upper bound max %s is not finite", max)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index is not finite")
 	}
 	if !min.isFinite() {
-		return 0, false, errorf(ErrPrecision, "lower bound min %s is not finite", min)
+		return 0, false, errorf(ErrPrecision, "lower bound min of the index is not finite")
 	}
 	if decGreaterEqual(min, max) {
-		return 0, false, errorf(ErrBounds, "decimal128 precision bounds: min (%s) must be less than max (%s)", min, max)
+		return 0, false, errorf(ErrBounds, "decimal128 precision bounds: the index min must be less than max")
 	}
 	smax, smin := max.scale(int64(p)), min.scale(int64(p))
 	if decNotEqual(smax, smax.trunc()) {
-		return 0, false, errorf(ErrPrecision, "upper bound max %s has more fractional digits than precision %d", max, p)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index has more fractional digits than precision %d", p)
 	}
 	if decNotEqual(smin, smin.trunc()) {
-		return 0, false, errorf(ErrPrecision, "lower bound min %s has more fractional digits than precision %d", min, p)
+		return 0, false, errorf(ErrPrecision, "lower bound min of the index has more fractional digits than precision %d", p)
 	}
 	if decGreater(smax.abs(), int128MaxDec) {
-		return 0, false, errorf(ErrPrecision, "upper bound max %s scaled by 10^%d exceeds %s in absolute value", max, p, int128MaxDec)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index scaled by 10^%d exceeds 2^127 - 1 in absolute value", p)
 	}
 	if decGreater(smin.abs(), int128MaxDec) {
-		return 0, false, errorf(ErrPrecision, "lower bound min %s scaled by 10^%d exceeds %s in absolute value", min, p, int128MaxDec)
+		return 0, false, errorf(ErrPrecision, "lower bound min of the index scaled by 10^%d exceeds 2^127 - 1 in absolute value", p)
 	}
 	// Room left in 128 bits after the scaled width, in decimal digits, minus one.
 	t4 := sub(uint128MaxDec, sub(smax, smin))
 	if truncLog10Below(t4, p) {
-		return 0, false, errorf(ErrPrecision, "precision %d is too large for min %s and max %s", p, min, max)
+		return 0, false, errorf(ErrPrecision, "precision %d is too large for the index min and max", p)
 	}
 	if !decLess(smax, int128MaxDec) {
 		// libmongocrypt asserts the scaled max is strictly below 2^127 - 1.
-		return 0, false, errorf(ErrPrecision, "upper bound max %s scaled by 10^%d must be below %s", max, p, int128MaxDec)
+		return 0, false, errorf(ErrPrecision, "upper bound max of the index scaled by 10^%d must be below 2^127 - 1", p)
 	}
 	width := new(big.Int).Sub(smax.bigInt(), smin.bigInt())
 	width.Add(width, pow10Big(int(p))) // p <= 37 here
 	i3 := u128FromBig(width)
 	if i3.IsZero() {
-		return 0, false, errorf(ErrPrecision, "empty domain for min %s, max %s, precision %d", min, max, p)
+		return 0, false, errorf(ErrPrecision, "empty domain for the index min and max at precision %d", p)
 	}
 	bits = ceilLog2(i3)
 	return bits, bits < decimalMaxPrecisionBits, nil
@@ -108,17 +108,17 @@ func EncodeDecimal128(v bson.Decimal128, b *Decimal128Bounds) (Encoded, error) {
 	}
 	val := decFromDecimal128(v)
 	if !val.isFinite() {
-		return Encoded{}, errorf(ErrValue, "decimal128 %s cannot be range-encoded: NaN and infinities are not supported", v)
+		return Encoded{}, errorf(ErrValue, "decimal128 value cannot be range-encoded: NaN and infinities are not supported")
 	}
 	if b == nil {
 		return encodeDecimalFull(v)
 	}
 	lo, hi := decFromDecimal128(b.Min), decFromDecimal128(b.Max)
 	if decGreaterEqual(lo, hi) {
-		return Encoded{}, errorf(ErrBounds, "min (%s) must be less than max (%s)", b.Min, b.Max)
+		return Encoded{}, errorf(ErrBounds, "the index min must be less than max")
 	}
 	if decGreater(val, hi) || decLess(val, lo) {
-		return Encoded{}, errorf(ErrOutOfRange, "decimal128 value %s is outside [min %s, max %s]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "decimal128 value must be greater than or equal to the minimum value and less than or equal to the maximum value of the index")
 	}
 	bits, ok, err := decimalPrecisionBits(lo, hi, b.Precision)
 	if err != nil {
@@ -126,7 +126,7 @@ func EncodeDecimal128(v bson.Decimal128, b *Decimal128Bounds) (Encoded, error) {
 	}
 	if !ok {
 		return Encoded{}, errorf(ErrPrecision,
-			"the domain of min %s, max %s at precision %d cannot be represented in fewer than 128 bits", b.Min, b.Max, b.Precision)
+			"the domain of the index min and max at precision %d cannot be represented in fewer than 128 bits", b.Precision)
 	}
 	p := int64(b.Precision)
 	// Truncate v to p fractional digits, offset by min, scale to an integer.
@@ -134,7 +134,7 @@ func EncodeDecimal128(v bson.Decimal128, b *Decimal128Bounds) (Encoded, error) {
 	d := sub(vTrunc, lo).scale(p).trunc()
 	if !d.isFinite() || (d.neg && !d.isZero()) || !decLess(d, int128MaxDec) {
 		// libmongocrypt asserts 0 <= d < 2^127 - 1.
-		return Encoded{}, errorf(ErrOutOfRange, "decimal128 value %s does not fit the precision domain of [%s, %s]", v, b.Min, b.Max)
+		return Encoded{}, errorf(ErrOutOfRange, "decimal128 value does not fit the precision domain of the index")
 	}
 	return Encoded{u128FromBig(d.bigInt()), U128{Lo: 1}.shl(uint(bits)).sub(U128{Lo: 1})}, nil
 }
@@ -162,7 +162,7 @@ func encodeDecimalFull(v bson.Decimal128) (Encoded, error) {
 	}
 	if c.Cmp(decCoefMax) > 0 {
 		// libmongocrypt asserts on such a coefficient.
-		return Encoded{}, errorf(ErrValue, "decimal128 with non-canonical coefficient %s", c)
+		return Encoded{}, errorf(ErrValue, "decimal128 value with a non-canonical coefficient")
 	}
 	e := (hi >> bidExpShift) & bidExpMask
 	rho := uint64(0)

@@ -117,16 +117,16 @@ func TestMincoverCases(t *testing.T) {
 		{q: Interval[int32]{1, 3, true, true}, want: []string{"001", "01"}},
 		{q: Interval[int32]{3, 3, true, true}, want: []string{"011"}},
 		{q: Interval[int32]{4, 3, true, true}, err: &wantErr{ErrQuery, []string{"must not exceed"}}},
-		{q: Interval[int32]{1, 8, true, true}, err: &wantErr{ErrOutOfRange, []string{"8", "outside"}}},
+		{q: Interval[int32]{1, 8, true, true}, err: &wantErr{ErrOutOfRange, []string{"value must be greater than or equal to the minimum value"}}},
 		{q: Interval[int32]{0, 7, true, true}, want: []string{"root"}},
 		{q: Interval[int32]{0, 7, true, true}, tf: 1, want: []string{"0", "1"}},
 		{q: Interval[int32]{0, 7, true, true}, tf: 2, want: []string{"00", "01", "10", "11"}},
 		{q: Interval[int32]{0, 7, true, true}, tf: 3, err: &wantErr{ErrTrimFactor, []string{"trimFactor 3 must be less than the number of bits (3)"}}},
 		// Bounds checks before encoding.
-		{q: Interval[int32]{0, -1, true, true}, err: &wantErr{ErrQuery, []string{"upper bound -1", "index min 0"}}},
-		{q: Interval[int32]{0, 0, true, false}, err: &wantErr{ErrQuery, []string{"excluded upper bound 0"}}},
-		{q: Interval[int32]{8, 9, true, true}, err: &wantErr{ErrQuery, []string{"lower bound 8", "index max 7"}}},
-		{q: Interval[int32]{7, 7, false, true}, err: &wantErr{ErrQuery, []string{"excluded lower bound 7"}}},
+		{q: Interval[int32]{0, -1, true, true}, err: &wantErr{ErrQuery, []string{"upper bound", "must be greater than or equal to the range minimum"}}},
+		{q: Interval[int32]{0, 0, true, false}, err: &wantErr{ErrQuery, []string{"excluded upper bound", "must be greater than the range minimum"}}},
+		{q: Interval[int32]{8, 9, true, true}, err: &wantErr{ErrQuery, []string{"lower bound", "must be less than or equal to the range maximum"}}},
+		{q: Interval[int32]{7, 7, false, true}, err: &wantErr{ErrQuery, []string{"excluded lower bound", "must be less than the range maximum"}}},
 	}
 	for _, tc := range tests {
 		got, err := MincoverInt32(tc.q, b07, Options{Sparsity: 1, TrimFactor: i32p(tc.tf)})

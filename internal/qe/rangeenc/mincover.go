@@ -1,8 +1,6 @@
 package rangeenc
 
 import (
-	"strconv"
-
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -106,10 +104,10 @@ func (g *mincoverGen) strings() (out []string, ok bool) {
 // (inclusive) in the domain [0, max].
 func mincoverEncoded(lo, hi, max U128, o Options) (*Mincover, error) {
 	if lo.Cmp(hi) > 0 {
-		return nil, errorf(ErrQuery, "encoded lower bound %s must not exceed encoded upper bound %s", lo, hi)
+		return nil, errorf(ErrQuery, "the encoded lower bound must not exceed the encoded upper bound")
 	}
 	if hi.Cmp(max) > 0 {
-		return nil, errorf(ErrQuery, "encoded upper bound %s must not exceed the domain maximum %s", hi, max)
+		return nil, errorf(ErrQuery, "the encoded upper bound must not exceed the domain maximum")
 	}
 	if o.Sparsity < 1 {
 		return nil, errorf(ErrSparsity, "sparsity must be at least 1, got %d", o.Sparsity)
@@ -148,33 +146,30 @@ func mincoverOf(a, b Encoded, includeLower, includeUpper bool, o Options) (*Minc
 }
 
 // checkQuery validates query ends against index bounds before encoding, as
-// libmongocrypt does: less must be a strict order on T.
-func checkQuery[T any](q Interval[T], min, max T, less func(a, b T) bool, show func(T) string) error {
+// libmongocrypt does: less must be a strict order on T. The errors are
+// libmongocrypt's without the values of the bounds.
+func checkQuery[T any](q Interval[T], min, max T, less func(a, b T) bool) error {
 	if less(q.Upper, min) {
-		return errorf(ErrQuery, "upper bound %s must be greater than or equal to the index min %s", show(q.Upper), show(min))
+		return errorf(ErrQuery, "the upper bound of the query must be greater than or equal to the range minimum")
 	}
 	if !q.IncludeUpper && !less(min, q.Upper) {
-		return errorf(ErrQuery, "excluded upper bound %s must be greater than the index min %s", show(q.Upper), show(min))
+		return errorf(ErrQuery, "the excluded upper bound of the query must be greater than the range minimum")
 	}
 	if less(max, q.Lower) {
-		return errorf(ErrQuery, "lower bound %s must be less than or equal to the index max %s", show(q.Lower), show(max))
+		return errorf(ErrQuery, "the lower bound of the query must be less than or equal to the range maximum")
 	}
 	if !q.IncludeLower && !less(q.Lower, max) {
-		return errorf(ErrQuery, "excluded lower bound %s must be less than the index max %s", show(q.Lower), show(max))
+		return errorf(ErrQuery, "the excluded lower bound of the query must be less than the range maximum")
 	}
 	return nil
 }
 
 func lessOrdered[T int32 | int64 | float64](a, b T) bool { return a < b }
 
-func showInt[T int32 | int64](v T) string { return strconv.FormatInt(int64(v), 10) }
-
-func showFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-
 // MincoverInt32 returns the mincover of an int32 query range.
 func MincoverInt32(q Interval[int32], b *Int32Bounds, o Options) (*Mincover, error) {
 	if b != nil {
-		if err := checkQuery(q, b.Min, b.Max, lessOrdered[int32], showInt[int32]); err != nil {
+		if err := checkQuery(q, b.Min, b.Max, lessOrdered[int32]); err != nil {
 			return nil, err
 		}
 	}
@@ -192,7 +187,7 @@ func MincoverInt32(q Interval[int32], b *Int32Bounds, o Options) (*Mincover, err
 // MincoverInt64 returns the mincover of an int64 (or date) query range.
 func MincoverInt64(q Interval[int64], b *Int64Bounds, o Options) (*Mincover, error) {
 	if b != nil {
-		if err := checkQuery(q, b.Min, b.Max, lessOrdered[int64], showInt[int64]); err != nil {
+		if err := checkQuery(q, b.Min, b.Max, lessOrdered[int64]); err != nil {
 			return nil, err
 		}
 	}
@@ -210,7 +205,7 @@ func MincoverInt64(q Interval[int64], b *Int64Bounds, o Options) (*Mincover, err
 // MincoverDouble returns the mincover of a double query range.
 func MincoverDouble(q Interval[float64], b *DoubleBounds, o Options) (*Mincover, error) {
 	if b != nil {
-		if err := checkQuery(q, b.Min, b.Max, lessOrdered[float64], showFloat); err != nil {
+		if err := checkQuery(q, b.Min, b.Max, lessOrdered[float64]); err != nil {
 			return nil, err
 		}
 	}
@@ -229,8 +224,7 @@ func MincoverDouble(q Interval[float64], b *DoubleBounds, o Options) (*Mincover,
 func MincoverDecimal128(q Interval[bson.Decimal128], b *Decimal128Bounds, o Options) (*Mincover, error) {
 	if b != nil {
 		less := func(x, y bson.Decimal128) bool { return decLess(decFromDecimal128(x), decFromDecimal128(y)) }
-		show := func(x bson.Decimal128) string { return x.String() }
-		if err := checkQuery(q, b.Min, b.Max, less, show); err != nil {
+		if err := checkQuery(q, b.Min, b.Max, less); err != nil {
 			return nil, err
 		}
 	}
