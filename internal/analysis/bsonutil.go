@@ -173,10 +173,6 @@ func binaryValue(subtype byte, data []byte) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeBinary, Data: bsoncore.AppendBinary(nil, subtype, data)}
 }
 
-func stringValue(s string) bsoncore.Value {
-	return bsoncore.Value{Type: bsoncore.TypeString, Data: bsoncore.AppendString(nil, s)}
-}
-
 func doubleValue(f float64) bsoncore.Value {
 	return bsoncore.Value{Type: bsoncore.TypeDouble, Data: bsoncore.AppendDouble(nil, f)}
 }

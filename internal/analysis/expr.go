@@ -230,16 +230,10 @@ func isReferenceArray(v bsoncore.Value) bool {
 	return len(els) == 1 && isReference(els[0].Value())
 }
 
-// args analyses the arguments of an operator (one expression, an array of
-// them or a document of named ones) and reports whether any may hold
-// encrypted data.
-func (x *exprCtx) args(arg bsoncore.Value, depth int) (bsoncore.Value, bool, error) {
-	nv, _, anyEnc, err := x.argsCulprit(arg, depth)
-	return nv, anyEnc, err
-}
-
-// argsCulprit is args that also returns the first field path or variable
-// argument that holds encrypted data.
+// argsCulprit analyses the arguments of an operator (one expression, an
+// array of them or a document of named ones), reports whether any may hold
+// encrypted data and returns the first field path or variable argument that
+// does.
 func (x *exprCtx) argsCulprit(arg bsoncore.Value, depth int) (bsoncore.Value, string, bool, error) {
 	culprit := ""
 	note := func(v bsoncore.Value, n *node) {

@@ -158,7 +158,7 @@ func mark(p *plant, hit, top bool, why string) {
 // ---------------------------------------------------------------------------
 // Shapes: which paths of a value (a document, relative paths; "" is the value
 // itself) may hold ciphertext, which hold planted markers, and whether the
-// value is unknowable (top). Arrays are transparent, as in MongoDB paths.
+// value is forceTop (top). Arrays are transparent, as in MongoDB paths.
 
 type shape struct {
 	enc   map[string]bool
@@ -512,16 +512,6 @@ func (g *gen) write(target *shape, base string, val *shape, why string) {
 			}
 		}
 	}
-}
-
-// unknowable is sh seen through a match or expression construct no
-// analysis can know (an unknown operator). Query analysis fails closed and
-// refuses every unknown operator, even over documents that provably hold no
-// ciphertext, so a marker given to one always counts as sensitive.
-func unknowable(sh *shape) *shape {
-	c := sh.clone()
-	c.top = true
-	return c
 }
 
 // forceTop is sh seen through an unknown stage or command field, which may

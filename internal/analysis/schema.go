@@ -35,14 +35,6 @@ type encField struct {
 	qe   *qeField
 }
 
-// bsonTypes returns the allowed type aliases of the field.
-func (f *encField) bsonTypes() []string {
-	if f.fle1 != nil {
-		return f.fle1.bsonTypes
-	}
-	return []string{f.qe.bsonType}
-}
-
 // sameMetadata reports whether two encrypted fields encrypt alike ($rename).
 func sameMetadata(a, b *encField) bool {
 	if a == nil || b == nil {
