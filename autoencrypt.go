@@ -184,10 +184,8 @@ func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.
 	if err != nil {
 		return nil, err
 	}
-	// Before query analysis, and with bypassQueryAnalysis too.
-	if err := refusePlaceholders(cmd); err != nil {
-		return nil, err
-	}
+	// Namespaces refuses a command that already holds an encryption placeholder, before any
+	// analysis and with bypassQueryAnalysis too.
 	nss, err := analysis.Namespaces(db, cmd)
 	if err != nil {
 		return nil, analysisErr(err)
@@ -240,26 +238,6 @@ func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.
 		return out, nil
 	}
 	return a.finishQE(ctx, db, name, cmd, out, schemas, res.EncryptionInformation)
-}
-
-// refusePlaceholders refuses a command that already holds an encryption placeholder: a binary
-// subtype 6 value whose first byte is 0 (FLE1) or 3 (Queryable Encryption), at any depth.
-// Placeholders are what query analysis writes in place of the values to encrypt, and every one
-// in the analysed command gets encrypted: a placeholder of the caller's would have a value of
-// the caller's choice encrypted under any key of the key vault. The error names neither the
-// value nor the key of the placeholder.
-func refusePlaceholders(cmd bson.Raw) error {
-	err := visitEncrypted(cmd, func(data []byte) error {
-		if len(data) > 0 && (data[0] == fle1.SubtypePlaceholder || data[0] == qe.SubtypePlaceholder) {
-			return &Error{Code: CodeAnalysis, Message: fmt.Sprintf(
-				"the command holds an encryption placeholder (binary subtype 6, blob subtype %d): automatic encryption refuses commands that carry placeholders of their own", data[0])}
-		}
-		return nil
-	})
-	if errors.Is(err, errMalformed) {
-		return clientErr("the command is malformed: %w", err)
-	}
-	return err
 }
 
 // finishQE is libmongocrypt's QE finalization: the encryptionInformation of the analysed

@@ -79,7 +79,7 @@ func (a *analyzer) textOperator(n *node, op string, body bsoncore.Value) (bsonco
 
 // explain analyzes the command inside explain.
 func (a *analyzer) explain(cmd []byte, ei []byte) ([]byte, error) {
-	if a.anyRequires() {
+	if a.requires {
 		if err := checkCommandFields("explain", cmd); err != nil {
 			return nil, err
 		}
@@ -120,7 +120,7 @@ func (a *analyzer) bulkWrite(cmd []byte, ei []byte) ([]byte, error) {
 	}
 	root := rootOf(s)
 	qe := s != nil && s.qe
-	if a.anyRequires() {
+	if a.requires {
 		if err := checkCommandFields("bulkWrite", cmd); err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (a *analyzer) bulkWrite(cmd []byte, ei []byte) ([]byte, error) {
 			if err := checkBulkOps(v); err != nil {
 				return nil, err
 			}
-			if !a.anyRequires() {
+			if !a.requires {
 				b.element(e)
 				continue
 			}

@@ -60,6 +60,10 @@ type analyzer struct {
 	payloadID    int32
 	// before is the schema of a create or collMod target before the command.
 	before *node
+	// requires is set when some namespace of the command has an encrypted
+	// field (mongocryptd's schemaRequiresEncryption), qe when some namespace
+	// has encryptedFields.
+	requires, qe bool
 }
 
 func (a *analyzer) nextPayloadID() int32 {
@@ -71,15 +75,6 @@ func (a *analyzer) nextPayloadID() int32 {
 // schemaOf returns the schema of a collection of the command's database.
 func (a *analyzer) schemaOf(coll string) *nsSchema {
 	return a.schemas[a.db+"."+coll]
-}
-
-func (a *analyzer) anyRequires() bool {
-	for _, s := range a.schemas {
-		if s.requiresEncryption() {
-			return true
-		}
-	}
-	return false
 }
 
 func rootOf(s *nsSchema) *node {
@@ -143,7 +138,7 @@ func inspect(db string, cmd bson.Raw) (*cmdInfo, error) {
 	if db == "" {
 		return nil, cmdErr("invalid db: empty database name")
 	}
-	if err := validateDoc(cmd, 0); err != nil {
+	if err := validateCommand(cmd); err != nil {
 		return nil, err
 	}
 	els := elements(cmd)
@@ -382,12 +377,14 @@ func analyze(info *cmdInfo, cmd bson.Raw, schemas map[string]Schema) (Result, er
 	requires := false
 	for _, s := range a.schemas {
 		requires = requires || s.requiresEncryption()
+		a.qe = a.qe || s.qe
 	}
+	a.requires = requires
 	var ei []byte
 	if usesQE || info.name == "bulkWrite" {
 		ei = a.encryptionInformation(info.namespaces)
 	}
-	out, err := a.command(info, cmd, ei, requires)
+	out, err := a.command(info, cmd, ei)
 	if err != nil {
 		return Result{}, err
 	}

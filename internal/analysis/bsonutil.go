@@ -13,7 +13,26 @@ const maxDepth = 180
 // validateDoc checks that doc is well-formed BSON, recursively, up to maxDepth
 // levels. After it succeeds the bsoncore accessors used in this package cannot
 // panic on doc or on any value inside it.
-func validateDoc(doc []byte, depth int) error {
+func validateDoc(doc []byte, depth int) error { return validate(doc, depth, false) }
+
+// validateCommand is validateDoc for a caller's command, which may not hold
+// an encryption placeholder (see isPlaceholder): query analysis encrypts every
+// placeholder of its result, so one of the caller's would have a value of the
+// caller's choice encrypted under any key of the key vault. The check rides
+// on the validation walk, so it costs no pass of its own.
+func validateCommand(doc []byte) error { return validate(doc, 0, true) }
+
+// isPlaceholder reports whether v is an encryption placeholder. Its BSON
+// value is int32 length || 0x06 (encrypted binary) || blob, and the blob's
+// first byte is 0 for an FLE1 placeholder or 3 for an FLE2 one (the layouts
+// follow in the package documentation); 1, 2 and the other FLE2 blob
+// subtypes are ciphertexts and payloads.
+func isPlaceholder(v bsoncore.Value) bool {
+	st, data, ok := v.BinaryOK()
+	return ok && st == 6 && len(data) > 0 && (data[0] == 0 || data[0] == 3)
+}
+
+func validate(doc []byte, depth int, noPlaceholders bool) error {
 	if depth > maxDepth {
 		return cmdErr("document nested more than %d levels", maxDepth)
 	}
@@ -36,15 +55,19 @@ func validateDoc(doc []byte, depth int) error {
 		v := e.Value()
 		switch v.Type {
 		case bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray:
-			if err := validateDoc(v.Data, depth+1); err != nil {
+			if err := validate(v.Data, depth+1, noPlaceholders); err != nil {
 				return err
+			}
+		case bsoncore.TypeBinary:
+			if noPlaceholders && isPlaceholder(v) {
+				return refusef(e.Key(), "the command holds an encryption placeholder (binary subtype 6 of blob subtype %d): automatic encryption refuses commands that carry placeholders of their own", v.Data[5])
 			}
 		case bsoncore.TypeCodeWithScope:
 			_, scope, ok := v.CodeWithScopeOK()
 			if !ok {
 				return cmdErr("malformed BSON: bad code with scope")
 			}
-			if err := validateDoc(scope, depth+1); err != nil {
+			if err := validate(scope, depth+1, noPlaceholders); err != nil {
 				return err
 			}
 		}

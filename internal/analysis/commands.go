@@ -8,7 +8,7 @@ import (
 
 // command analyzes a (non-bypassed) command and builds mongocryptd's result.
 // ei is the encryptionInformation to carry (QE and bulkWrite), nil otherwise.
-func (a *analyzer) command(info *cmdInfo, cmd []byte, ei []byte, requires bool) ([]byte, error) {
+func (a *analyzer) command(info *cmdInfo, cmd []byte, ei []byte) ([]byte, error) {
 	switch info.name {
 	case "bulkWrite":
 		return a.bulkWrite(cmd, ei)
@@ -91,7 +91,7 @@ func (a *analyzer) analyzeBody(name string, cmd []byte) ([]byte, error) {
 	els := elements(cmd)
 	coll := els[0].Value().StringValue()
 	s := a.schemaOf(coll)
-	if !a.anyRequires() {
+	if !a.requires {
 		// No namespace of the command has an encrypted field: the command is
 		// returned as sent.
 		return copyWithout(cmd, "$db"), nil
@@ -650,12 +650,12 @@ const (
 // local schema, so it may only use the keywords a schemaMap may use. Nothing
 // is marked; the command is returned as sent, without $db.
 func (a *analyzer) validatorCommand(info *cmdInfo, cmd []byte) ([]byte, error) {
-	if a.anyRequires() {
+	if a.requires {
 		if err := checkCommandFields(info.name, cmd); err != nil {
 			return nil, err
 		}
 	}
-	if info.name == "create" || a.anyRequires() {
+	if info.name == "create" || a.requires {
 		for _, k := range []string{"viewOn", "pipeline"} {
 			if _, ok := lookup(cmd, k); ok {
 				return nil, cmdErr("Creating a view is not supported with automatic encryption")
@@ -698,7 +698,7 @@ func (a *analyzer) validatorCommand(info *cmdInfo, cmd []byte) ([]byte, error) {
 
 // createIndexes analyzes the partialFilterExpression of every index.
 func (a *analyzer) createIndexes(info *cmdInfo, cmd []byte) ([]byte, error) {
-	if a.anyRequires() {
+	if a.requires {
 		if err := checkCommandFields(info.name, cmd); err != nil {
 			return nil, err
 		}
@@ -714,7 +714,7 @@ func (a *analyzer) createIndexes(info *cmdInfo, cmd []byte) ([]byte, error) {
 			if iv.Type != bsoncore.TypeEmbeddedDocument {
 				return nil, cmdErr("each index specification must be a document")
 			}
-			if a.anyRequires() {
+			if a.requires {
 				if err := checkFields("an index specification", iv.Data, indexSpecFields); err != nil {
 					return nil, err
 				}

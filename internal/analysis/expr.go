@@ -75,6 +75,17 @@ func isReference(v bsoncore.Value) bool {
 	return v.Type == bsoncore.TypeString && strings.HasPrefix(v.StringValue(), "$")
 }
 
+// plainExpr analyses an expression whose value the server compares or
+// computes with (a bucket's groupBy, a limit, a fill value...): it may not be
+// or hold encrypted data. what names it in the refusal.
+func (x *exprCtx) plainExpr(v bsoncore.Value, depth int, what string) error {
+	_, n, err := x.expr(v, depth+1)
+	if err == nil && hasEncOf(n) {
+		err = refuseEncryptedArg(what)
+	}
+	return err
+}
+
 // reference returns the schema of a field path ("$a.b") or variable ("$$v.a").
 func (x *exprCtx) reference(s string) (*node, error) {
 	if !strings.HasPrefix(s, "$$") {
@@ -387,10 +398,7 @@ func (x *exprCtx) iterate(op string, arg bsoncore.Value, depth int) (bsoncore.Va
 	if op == "$filter" {
 		body = "cond"
 		if l, ok := a["limit"]; ok {
-			if _, n, err := x.expr(l, depth+1); err != nil || hasEncOf(n) {
-				if err == nil {
-					err = refuseEncryptedArg(op)
-				}
+			if err := x.plainExpr(l, depth, op); err != nil {
 				return arg, nil, err
 			}
 		}

@@ -60,7 +60,7 @@ func stripPlaceholders(doc []byte) []byte {
 			b.value(e.Key(), bsoncore.Value{Type: v.Type, Data: stripPlaceholders(v.Data)})
 			continue
 		case bsoncore.TypeBinary:
-			if st, data, _ := v.BinaryOK(); st == 6 && len(data) > 0 && (data[0] == 0 || data[0] == 3) {
+			if isPlaceholder(v) {
 				continue
 			}
 		}

@@ -1661,8 +1661,7 @@ func leafPieces(doc []byte, strip bool) [][]byte {
 					return false
 				}
 			case bsoncore.TypeBinary:
-				st, data, ok := v.BinaryOK()
-				if strip && ok && st == 6 && len(data) > 0 && (data[0] == 0 || data[0] == 3) {
+				if strip && isPlaceholder(v) {
 					continue
 				}
 				out = append(out, v.Data)
@@ -1690,7 +1689,8 @@ func placeholderPayloads(doc []byte) [][]byte {
 			case bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray:
 				walk(v.Data)
 			case bsoncore.TypeBinary:
-				if st, data, ok := v.BinaryOK(); ok && st == 6 && len(data) > 0 && (data[0] == 0 || data[0] == 3) {
+				if isPlaceholder(v) {
+					_, data, _ := v.BinaryOK()
 					out = append(out, data)
 				}
 			}

@@ -84,7 +84,7 @@ func (a *analyzer) stage(cur *node, vs vars, stage string, body bsoncore.Value, 
 		if err != nil {
 			return body, nil, err
 		}
-		out := (&node{}).set("_id", n)
+		out := withChild((&node{}), "_id", n)
 		return nb, out, nil
 	case "$count":
 		return body, nil, nil
@@ -111,11 +111,7 @@ func (a *analyzer) stage(cur *node, vs vars, stage string, body bsoncore.Value, 
 	case "$setWindowFields":
 		return a.windowStage(x, body, depth)
 	case "$documents":
-		nb, n, err := (&exprCtx{a: a, vars: vs}).expr(body, depth+1)
-		if err == nil && hasEncOf(n) {
-			err = refuseEncryptedArg("$documents")
-		}
-		return nb, nil, err
+		return body, nil, (&exprCtx{a: a, vars: vs}).plainExpr(body, depth, "$documents")
 	case "$densify", "$fill":
 		return a.fillStage(x, stage, body, depth)
 	case "$changeStream":
@@ -135,12 +131,6 @@ func (a *analyzer) stage(cur *node, vs vars, stage string, body bsoncore.Value, 
 		return body, cur, nil
 	}
 	return body, nil, &Error{Reason: "Aggregation stage " + stage + " is not supported by query analysis for encryption"}
-}
-
-// set returns n with the dotted path holding sub (n is modified; a nil sub
-// makes the path plain).
-func (n *node) set(path string, sub *node) *node {
-	return withChild(n, path, sub)
 }
 
 // checkUnset checks the body of $unset: field names only.
@@ -217,7 +207,7 @@ func (a *analyzer) projection(x *exprCtx, out *node, doc []byte, prefix string, 
 		if kind, _ := out.resolve(path); kind != pathPlain {
 			return nil, refusef(path, "A projection cannot compute a new value for an encrypted field (or a field containing or below one)")
 		}
-		out = out.set(path, n)
+		out = withChild(out, path, n)
 	}
 	return out, nil
 }
@@ -240,7 +230,7 @@ func (a *analyzer) addFieldsStage(x *exprCtx, stage string, body bsoncore.Value,
 			return body, nil, refusef(k, "%s cannot overwrite an encrypted field (or a field containing or below one)", stage)
 		}
 		b.value(k, nv)
-		out = out.set(k, n)
+		out = withChild(out, k, n)
 	}
 	return docValue(b.build()), out, nil
 }
@@ -336,10 +326,7 @@ func (a *analyzer) accumulator(x *exprCtx, field string, v bsoncore.Value, depth
 			}
 		}
 		if n, ok := args["n"]; ok {
-			if _, nn, err := x.expr(n, depth+1); err != nil || hasEncOf(nn) {
-				if err == nil {
-					err = refuseEncryptedArg(op)
-				}
+			if err := x.plainExpr(n, depth, op); err != nil {
 				return nil, err
 			}
 		}
@@ -386,14 +373,14 @@ func (a *analyzer) groupStageOf(x *exprCtx, body bsoncore.Value, depth int) (bso
 			if err != nil {
 				return body, nil, err
 			}
-			out = out.set("_id", n)
+			out = withChild(out, "_id", n)
 			continue
 		}
 		n, err := a.accumulator(x, k, v, depth, false)
 		if err != nil {
 			return body, nil, err
 		}
-		out = out.set(k, n)
+		out = withChild(out, k, n)
 	}
 	if !hasID {
 		return body, nil, cmdErr("a group specification must include an _id")
@@ -421,10 +408,7 @@ func (a *analyzer) bucketStage(x *exprCtx, stage string, body bsoncore.Value, de
 	}
 	// The groupBy value is compared with the boundaries.
 	if g, ok := args["groupBy"]; ok {
-		if _, n, err := x.expr(g, depth+1); err != nil || hasEncOf(n) {
-			if err == nil {
-				err = refuseEncryptedArg(stage + " groupBy")
-			}
+		if err := x.plainExpr(g, depth, stage+" groupBy"); err != nil {
 			return body, nil, err
 		}
 	}
@@ -438,7 +422,7 @@ func (a *analyzer) bucketStage(x *exprCtx, stage string, body bsoncore.Value, de
 			if err != nil {
 				return body, nil, err
 			}
-			out = out.set(e.Key(), n)
+			out = withChild(out, e.Key(), n)
 		}
 	}
 	return body, orNil(out), nil
@@ -577,7 +561,7 @@ func (a *analyzer) lookupStage(x *exprCtx, body bsoncore.Value, depth int) (bson
 		b.element(e)
 	}
 	els := elements(body.Data)
-	if a.usesQE() {
+	if a.qe {
 		for _, k := range []string{"from", "as", "localField", "foreignField", "let", "pipeline"} {
 			for _, e := range els {
 				if e.Key() == k {
@@ -629,10 +613,7 @@ func (a *analyzer) graphLookupStage(x *exprCtx, body bsoncore.Value, depth int) 
 		}
 	}
 	if sw, ok := args["startWith"]; ok {
-		if _, n, err := x.expr(sw, depth+1); err != nil || hasEncOf(n) {
-			if err == nil {
-				err = refuseEncryptedArg("$graphLookup startWith")
-			}
+		if err := x.plainExpr(sw, depth, "$graphLookup startWith"); err != nil {
 			return body, nil, err
 		}
 	}
@@ -731,7 +712,7 @@ func (a *analyzer) facetStage(x *exprCtx, body bsoncore.Value, depth int) (bsonc
 		}
 		b.array(e.Key(), np)
 		if hasEncOf(sub) {
-			out = out.set(e.Key(), unknownNode)
+			out = withChild(out, e.Key(), unknownNode)
 		}
 	}
 	return docValue(b.build()), orNil(out), nil
@@ -779,20 +760,27 @@ func (a *analyzer) outStage(cur *node, stage string, body bsoncore.Value) (bsonc
 	return body, nil, nil
 }
 
+// partitionAndSort analyses the partitionBy expression and the sortBy order
+// of $setWindowFields and $fill.
+func partitionAndSort(x *exprCtx, args map[string]bsoncore.Value, depth int) error {
+	if p, ok := args["partitionBy"]; ok {
+		if _, _, err := x.expr(p, depth+1); err != nil {
+			return err
+		}
+	}
+	if s, ok := args["sortBy"]; ok {
+		return checkSort(x.cur, s)
+	}
+	return nil
+}
+
 func (a *analyzer) windowStage(x *exprCtx, body bsoncore.Value, depth int) (bsoncore.Value, *node, error) {
 	args, err := namedArgs("$setWindowFields", body, "partitionBy", "sortBy", "output")
 	if err != nil {
 		return body, nil, err
 	}
-	if p, ok := args["partitionBy"]; ok {
-		if _, _, err := x.expr(p, depth+1); err != nil {
-			return body, nil, err
-		}
-	}
-	if s, ok := args["sortBy"]; ok {
-		if err := checkSort(x.cur, s); err != nil {
-			return body, nil, err
-		}
+	if err := partitionAndSort(x, args, depth); err != nil {
+		return body, nil, err
 	}
 	out := x.cur
 	o, ok := args["output"]
@@ -807,7 +795,7 @@ func (a *analyzer) windowStage(x *exprCtx, body bsoncore.Value, depth int) (bson
 		if err != nil {
 			return body, nil, err
 		}
-		out = out.set(e.Key(), n)
+		out = withChild(out, e.Key(), n)
 	}
 	return body, out, nil
 }
@@ -850,15 +838,8 @@ func (a *analyzer) fillStage(x *exprCtx, stage string, body bsoncore.Value, dept
 			}
 		}
 	}
-	if p, ok := args["partitionBy"]; ok {
-		if _, _, err := x.expr(p, depth+1); err != nil {
-			return body, nil, err
-		}
-	}
-	if s, ok := args["sortBy"]; ok {
-		if err := checkSort(x.cur, s); err != nil {
-			return body, nil, err
-		}
+	if err := partitionAndSort(x, args, depth); err != nil {
+		return body, nil, err
 	}
 	if o, ok := args["output"]; ok {
 		if o.Type != bsoncore.TypeEmbeddedDocument {
@@ -873,10 +854,7 @@ func (a *analyzer) fillStage(x *exprCtx, stage string, body bsoncore.Value, dept
 				return body, nil, cmdErr("$fill output specifications must be objects")
 			}
 			if v, ok := lookup(spec.Data, "value"); ok {
-				if _, n, err := x.expr(v, depth+1); err != nil || hasEncOf(n) {
-					if err == nil {
-						err = refuseEncryptedArg("$fill value")
-					}
+				if err := x.plainExpr(v, depth, "$fill value"); err != nil {
 					return body, nil, err
 				}
 			}
@@ -905,15 +883,6 @@ func (a *analyzer) geoNearStage(x *exprCtx, body bsoncore.Value) (bsoncore.Value
 		b.element(e)
 	}
 	return docValue(b.build()), x.cur, nil
-}
-
-func (a *analyzer) usesQE() bool {
-	for _, s := range a.schemas {
-		if s.qe {
-			return true
-		}
-	}
-	return false
 }
 
 // withChild returns a copy of n where the dotted path as holds sub.

@@ -168,29 +168,26 @@ const (
 // resolve classifies path against the schema rooted at n. For pathEncrypted
 // and pathBelowCipher it also returns the encrypted field.
 func (n *node) resolve(path string) (pathKind, *encField) {
+	parts := strings.Split(path, ".")
 	cur := n
-	for _, p := range strings.Split(path, ".") {
+	for i := 0; ; i++ {
+		last := i == len(parts)
 		switch {
 		case cur == nil:
 			return pathPlain, nil
 		case cur.unknown:
 			return pathUnknown, nil
+		case cur.enc != nil && last:
+			return pathEncrypted, cur.enc
 		case cur.enc != nil:
 			return pathBelowCipher, cur.enc
+		case last && cur.hasEnc:
+			return pathPrefix, nil
+		case last:
+			return pathPlain, nil
 		}
-		cur = cur.child(p)
+		cur = cur.child(parts[i])
 	}
-	switch {
-	case cur == nil:
-		return pathPlain, nil
-	case cur.unknown:
-		return pathUnknown, nil
-	case cur.enc != nil:
-		return pathEncrypted, cur.enc
-	case cur.hasEnc:
-		return pathPrefix, nil
-	}
-	return pathPlain, nil
 }
 
 // errUnknownEncryption is the refusal of a value compared with, or written to,
