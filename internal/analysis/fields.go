@@ -119,21 +119,16 @@ func fieldClassOf(cmd, field string) fieldClass {
 }
 
 // checkCommandFields refuses a command field query analysis does not know.
+// The first field is the command's name.
 func checkCommandFields(name string, cmd []byte) error {
-	seen := map[string]bool{}
-	for i, e := range elements(cmd) {
-		if seen[e.Key()] {
-			return refusef(e.Key(), "A field of the %s command is given twice", name)
+	first := true
+	return checkFieldsBy("the "+name+" command", cmd, func(field string) fieldClass {
+		if first {
+			first = false
+			return fieldPassed
 		}
-		seen[e.Key()] = true
-		if i == 0 {
-			continue
-		}
-		if fieldClassOf(name, e.Key()) == fieldRefused {
-			return refusef(e.Key(), "Unsupported field of the %s command for encryption: query analysis refuses fields it does not know", name)
-		}
-	}
-	return nil
+		return fieldClassOf(name, field)
+	})
 }
 
 // Fields of the statements and specifications inside commands.
@@ -172,13 +167,19 @@ var (
 // checkFields refuses the fields of a sub-document (statement, op, index
 // specification) that the table does not list.
 func checkFields(what string, doc []byte, table map[string]fieldClass) error {
+	return checkFieldsBy(what, doc, func(field string) fieldClass { return table[field] })
+}
+
+// checkFieldsBy refuses a field that class says is refused, and a field given
+// twice (the server would read one of the two, query analysis the other).
+func checkFieldsBy(what string, doc []byte, class func(string) fieldClass) error {
 	seen := map[string]bool{}
 	for _, e := range elements(doc) {
 		if seen[e.Key()] {
 			return refusef(e.Key(), "A field of %s is given twice", what)
 		}
 		seen[e.Key()] = true
-		if _, ok := table[e.Key()]; !ok {
+		if class(e.Key()) == fieldRefused {
 			return refusef(e.Key(), "Unsupported field of %s for encryption: query analysis refuses fields it does not know", what)
 		}
 	}

@@ -165,8 +165,7 @@ func (a *analyzer) updateSet(root *node, doc []byte) ([]byte, error) {
 		case pathPrefix:
 			switch v.Type {
 			case bsoncore.TypeEmbeddedDocument:
-				_, n := nodeAt(root, path)
-				d, err := a.markLevel(n, v.Data, nil, path, false, 0)
+				d, err := a.markLevel(pathNode(root, path), v.Data, nil, path, false, 0)
 				if err != nil {
 					return nil, err
 				}
@@ -181,18 +180,6 @@ func (a *analyzer) updateSet(root *node, doc []byte) ([]byte, error) {
 		}
 	}
 	return b.build(), nil
-}
-
-// nodeAt returns the schema node at a dotted path.
-func nodeAt(root *node, path string) (bool, *node) {
-	cur := root
-	for _, p := range strings.Split(path, ".") {
-		cur = cur.child(p)
-		if cur == nil {
-			return false, nil
-		}
-	}
-	return true, cur
 }
 
 func checkRename(root *node, doc []byte) error {
