@@ -159,6 +159,8 @@ func TestFailClosedRefusals(t *testing.T) {
 		// operator bodies of the wrong type
 		{"$set of an array", `{"update": "enc", "updates": [{"q": {}, "u": {"$set": [{"ssn": "S3CRET"}]}}]}`, "an update operator needs a document"},
 		{"$setOnInsert of a string", `{"findAndModify": "enc", "query": {}, "update": {"$setOnInsert": "S3CRET"}}`, "an update operator needs a document"},
+		{"$unset with a value", `{"update": "enc", "updates": [{"q": {}, "u": {"$unset": {"ssn": "S3CRET"}}}]}`, "$unset takes"},
+		{"$rename to a document", `{"update": "enc", "updates": [{"q": {}, "u": {"$rename": {"a": {"ssn": "S3CRET"}}}}]}`, "'to' field for $rename must be a string"},
 		{"unknown update operator", `{"update": "enc", "updates": [{"q": {}, "u": {"$setX": {"ssn": "S3CRET"}}}]}`, "Unknown update operator"},
 		{"unknown stage", `{"aggregate": "enc", "pipeline": [{"$newStage": {"ssn": "S3CRET"}}], "cursor": {}}`, "Aggregation stage $newStage is not supported"},
 		{"unknown stage on plain next to enc", `{"aggregate": "plain", "pipeline": [{"$lookup": {"from": "enc", "localField": "a", "foreignField": "b", "as": "j"}}, {"$newStage": {"j.ssn": "S3CRET"}}], "cursor": {}}`, "Aggregation stage $newStage is not supported"},
@@ -189,6 +191,7 @@ func TestFailClosedKeepsWorking(t *testing.T) {
 		{"find with let and plain $expr", `{"find": "enc", "filter": {"ssn": "S3CRET", "$expr": {"$eq": ["$a", "$$v"]}}, "let": {"v": 1}}`},
 		{"insert", `{"insert": "enc", "documents": [{"ssn": "S3CRET", "n": {"x": 1}}]}`},
 		{"$set", `{"update": "enc", "updates": [{"q": {"ssn": "S3CRET"}, "u": {"$set": {"ssn": "S3CRET"}}, "upsert": true}]}`},
+		{"$unset with the customary values", `{"update": "enc", "updates": [{"q": {"ssn": "S3CRET"}, "u": {"$unset": {"ssn": "", "secret": 1, "n.x": true}}}]}`},
 		{"arrayFilters on a plain array", `{"update": "enc", "updates": [{"q": {}, "u": {"$set": {"arr.$[e].v": 1}}, "arrayFilters": [{"e.v": {"$gt": 2}}]}]}`},
 		{"replacement", `{"findAndModify": "enc", "query": {"ssn": "S3CRET"}, "update": {"ssn": "S3CRET"}, "new": true}`},
 		{"QE equality", `{"find": "qenc", "filter": {"eq": "S3CRET"}}`},

@@ -77,8 +77,11 @@ var commandFields = map[string]struct{ analysed, passed map[string]bool }{
 		setOf("ordered", "bypassDocumentValidation", "errorsOnly", "cursor"),
 	},
 	"create": {
-		setOf("validator", "viewOn", "pipeline", "encryptedFields"),
-		setOf("validationLevel", "validationAction", "capped", "size", "max", "storageEngine",
+		setOf("validator", "viewOn", "pipeline"),
+		// encryptedFields is the Queryable Encryption configuration itself
+		// (key ids, query types, range bounds of the index): the driver sends
+		// it to the server as given.
+		setOf("encryptedFields", "validationLevel", "validationAction", "capped", "size", "max", "storageEngine",
 			"indexOptionDefaults", "collation", "clusteredIndex", "changeStreamPreAndPostImages",
 			"timeseries", "expireAfterSeconds", "idIndex", "autoIndexId", "flags", "temp",
 			"recordPreImages"),

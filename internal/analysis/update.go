@@ -69,6 +69,17 @@ func (a *analyzer) updateSpec(root *node, v bsoncore.Value, qe bool) (bsoncore.V
 				if _, _, err := resolveUpdatePath(root, fe.Key()); err != nil {
 					return v, err
 				}
+				// The server ignores the value; only the customary ones are
+				// sent, so that no other value travels next to the field.
+				switch uv := fe.Value(); uv.Type {
+				case bsoncore.TypeInt32, bsoncore.TypeInt64, bsoncore.TypeDouble, bsoncore.TypeBoolean:
+				case bsoncore.TypeString:
+					if uv.StringValue() != "" {
+						return v, refusef(fe.Key(), "$unset takes \"\", a number or a boolean as the value of a field")
+					}
+				default:
+					return v, refusef(fe.Key(), "$unset takes \"\", a number or a boolean as the value of a field")
+				}
 			}
 		case "$rename":
 			if err := checkRename(root, body.Data); err != nil {
@@ -187,7 +198,7 @@ func checkRename(root *node, doc []byte) error {
 		src := e.Key()
 		dv := e.Value()
 		if dv.Type != bsoncore.TypeString {
-			continue
+			return refusef(src, "The 'to' field for $rename must be a string")
 		}
 		dst := dv.StringValue()
 		sk, sf, err := resolveUpdatePath(root, src)
