@@ -128,6 +128,11 @@ func hasEncOf(n *node) bool { return n != nil && n.hasEnc }
 // agree reports whether two subschemas that apply to the same field encrypt
 // it, and everything below it, alike.
 func agree(a, b *node) bool {
+	if a == b {
+		// Pipelines share subtrees (a copy of $$ROOT holds the root itself):
+		// a shared node agrees with itself without a walk.
+		return true
+	}
 	if !hasEncOf(a) && !hasEncOf(b) {
 		return true
 	}
