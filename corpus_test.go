@@ -11,7 +11,7 @@ import (
 )
 
 // specDir is the specification's client-side encryption test data.
-const specDir = "../shared/testdata/spec"
+const specDir = "internal/testserver/testdata/spec"
 
 func readSpecExtJSON(t *testing.T, rel string) bson.Raw {
 	t.Helper()

@@ -5,7 +5,6 @@ package mongocrypt
 // down, and fake AWS credential services.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,17 +14,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
+	"errors"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +31,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/aws/awstest"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/azure/azuretest"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/gcp/gcptest"
 )
@@ -295,84 +293,40 @@ func writePEMFile(t testing.TB, dir, name, typ string, der []byte) string {
 
 // ---- PyKMIP ----
 
-// pykmipPath is the PyKMIP server of Debian's python3-pykmip (.ci/pykmip.sh installs it).
-const pykmipPath = "/usr/bin/pykmip-server"
-
-// pykmipProcess is a PyKMIP server being started.
-type pykmipProcess struct {
-	addr    string
-	cmd     *exec.Cmd
-	out     bytes.Buffer
-	logPath string
-	exited  chan error
-}
-
-// launchPyKMIP starts PyKMIP on a free loopback port without waiting for it; wait() does. It
-// returns nil and the reason when PyKMIP is not installed.
-func launchPyKMIP(t testing.TB, pki *kmsPKI) (*pykmipProcess, string) {
-	t.Helper()
-	if _, err := os.Stat(pykmipPath); err != nil {
-		return nil, fmt.Sprintf("%s is absent (install python3-pykmip, as .ci/pykmip.sh does): %v", pykmipPath, err)
+// launchPyKMIP starts the real PyKMIP server (internal/testenv) in the background; the
+// returned function waits for it and returns it, or nil and the reason it is not there.
+func launchPyKMIP(t testing.TB, pki *kmsPKI) func() (*testenv.PyKMIP, string) {
+	type result struct {
+		p   *testenv.PyKMIP
+		err error
 	}
-	dir := t.TempDir()
-	policies := filepath.Join(dir, "policies")
-	if err := os.Mkdir(policies, 0o700); err != nil {
-		t.Fatal(err)
+	ch := make(chan result, 1)
+	go func() {
+		p, err := testenv.StartPyKMIP(testenv.PyKMIPCerts{CertFile: pki.serverCertFile, KeyFile: pki.serverKeyFile, CAFile: pki.caFile})
+		ch <- result{p, err}
+	}()
+	var once sync.Once
+	var r result
+	wait := func() {
+		once.Do(func() {
+			r = <-ch
+			if r.p != nil {
+				t.Cleanup(r.p.Stop)
+			}
+		})
 	}
-	port := deadAddr(t)
-	_, portStr, _ := net.SplitHostPort(port)
-	conf := filepath.Join(dir, "server.conf")
-	text := fmt.Sprintf(`[server]
-hostname=127.0.0.1
-port=%s
-certificate_path=%s
-key_path=%s
-ca_path=%s
-auth_suite=TLS1.2
-enable_tls_client_auth=True
-policy_path=%s
-logging_level=INFO
-database_path=%s
-`, portStr, pki.serverCertFile, pki.serverKeyFile, pki.caFile, policies, filepath.Join(dir, "pykmip.db"))
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &pykmipProcess{addr: net.JoinHostPort("127.0.0.1", portStr), logPath: filepath.Join(dir, "server.log"), exited: make(chan error, 1)}
-	p.cmd = exec.Command(pykmipPath, "-f", conf, "-l", p.logPath)
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	// A process group of its own: PyKMIP forks a multiprocessing manager, killed with it.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", pykmipPath, err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.exited
-	})
-	return p, ""
-}
-
-// wait returns when PyKMIP accepts connections.
-func (p *pykmipProcess) wait(t testing.TB) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.exited:
-			p.exited <- err
-			log, _ := os.ReadFile(p.logPath)
-			t.Fatalf("PyKMIP exited: %v\n%s\n%s", err, p.out.String(), log)
-		default:
+	t.Cleanup(wait) // stops the server even when the test never waited
+	return func() (*testenv.PyKMIP, string) {
+		t.Helper()
+		wait()
+		if errors.Is(r.err, testenv.ErrNoPyKMIP) {
+			return nil, r.err.Error()
 		}
-		if c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return
+		if r.err != nil {
+			t.Fatal(r.err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return r.p, ""
 	}
-	t.Fatalf("PyKMIP not listening on %s after 60 s", p.addr)
 }
 
 // ---- fake AWS credential services ----
@@ -491,7 +445,7 @@ func newKMSFixture(t *testing.T) *kmsFixture {
 	t.Helper()
 	start := time.Now()
 	f := &kmsFixture{pki: newKMSPKI(t)}
-	py, why := launchPyKMIP(t, f.pki)
+	waitPyKMIP := launchPyKMIP(t, f.pki)
 	f.aws = awstest.Start(t, awstest.Options{})
 	f.awsA = awstest.Start(t, awstest.Options{AccessKeyID: "AKIDNAMEDA", SecretAccessKey: "named-a-secret"})
 	f.awsARN, f.awsARN2, f.awsAARN = f.aws.CreateKey(t), f.aws.CreateKey(t), f.awsA.CreateKey(t)
@@ -517,13 +471,12 @@ func newKMSFixture(t *testing.T) *kmsFixture {
 		"azure": f.azure.TLSConfig(), "azure:t": f.azure.TLSConfig(),
 		"gcp": f.gcp.TLSConfig(), "gcp:t": f.gcp.TLSConfig(),
 	}
-	if py == nil {
+	if py, why := waitPyKMIP(); py == nil {
 		f.kmipSkip = "PyKMIP is not installed: " + why
 		t.Log("kmip parts skipped: " + f.kmipSkip)
 	} else {
-		py.wait(t)
-		f.kmipAddr = py.addr
-		f.kmipProxy, f.euProxy = startProxy(t, py.addr), startProxy(t, py.addr)
+		f.kmipAddr = py.Addr
+		f.kmipProxy, f.euProxy = startProxy(t, py.Addr), startProxy(t, py.Addr)
 		f.providers["kmip"] = map[string]any{"endpoint": f.kmipProxy.Addr()}
 		f.providers["kmip:eu"] = map[string]any{"endpoint": f.euProxy.Addr()}
 		f.tls["kmip"], f.tls["kmip:eu"] = f.pki.clientTLS(), f.pki.clientTLS()

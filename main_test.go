@@ -3,6 +3,7 @@ package mongocrypt
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -13,11 +14,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/mongocrypt-go/mongocrypt/internal/testserver"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 )
 
-// testURI is the server the integration tests use: MONGODB_URI when set, else an embedded
-// FerretDB started for the test run.
+// testURI is the server the integration tests use: MONGODB_URI when set, else the embedded
+// FerretDB that internal/testenv runs for the test process.
 var (
 	testURI       string
 	realMongoDB   bool
@@ -30,14 +31,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "mongocrypt tests: using MONGODB_URI")
 		os.Exit(m.Run())
 	}
-	s, err := testserver.Start()
+	a, err := testenv.Servers()
+	if errors.Is(err, testenv.ErrNoServerModule) {
+		// The module's zip: the package's tests need the servers of a clone.
+		fmt.Fprintln(os.Stderr, "mongocrypt tests: skipped:", err)
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mongocrypt tests: starting the embedded server:", err)
 		os.Exit(1)
 	}
-	testURI = s.URI()
+	testURI = a.MongoDB
 	code := m.Run()
-	s.Stop()
+	testenv.Stop()
 	os.Exit(code)
 }
 

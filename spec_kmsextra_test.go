@@ -17,7 +17,6 @@ package mongocrypt
 // Names outside these (the "invalid" masterKeys of the failure tests) reach no server.
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -31,26 +30,18 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nsmithuk/local-kms/src/cmk"
-	"github.com/nsmithuk/local-kms/src/data"
-	"github.com/nsmithuk/local-kms/src/handler"
-	"github.com/nsmithuk/local-kms/src/service"
-	"github.com/sirupsen/logrus"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/aws/awstest"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 )
 
 // The masterKeys of the specification's tests that name existing cloud keys.
@@ -68,29 +59,17 @@ var (
 	specGCPAudience = "https://oauth2.googleapis.com/token"
 )
 
-// specAWSKeyRing is a local-kms database holding keys under the specification's ARNs.
+// specAWSKeyRing is a local-kms key ring holding keys under the specification's ARNs.
 type specAWSKeyRing struct {
-	db     *data.Database
-	logger *logrus.Logger
-	arns   map[string]bool
+	ring *awstest.Ring
+	arns map[string]bool
 }
 
 func newSpecAWSKeyRing(t *testing.T) *specAWSKeyRing {
 	t.Helper()
-	logger := logrus.New()
-	logger.SetOutput(io.Discard)
-	kr := &specAWSKeyRing{db: data.NewDatabase(t.TempDir()), logger: logger, arns: map[string]bool{}}
-	t.Cleanup(kr.db.Close)
+	kr := &specAWSKeyRing{ring: awstest.NewRing(t), arns: map[string]bool{}}
+	kr.ring.Seed(t, specAWSARNs...)
 	for _, arn := range specAWSARNs {
-		parts := strings.Split(arn, ":")
-		key := cmk.NewAesKey(cmk.KeyMetadata{
-			Arn: arn, KeyId: strings.TrimPrefix(parts[5], "key/"), AWSAccountId: parts[4],
-			CreationDate: time.Now().Unix(), Enabled: true, KeyManager: "CUSTOMER",
-			KeyState: cmk.KeyStateEnabled, Origin: cmk.KeyOriginAwsKms,
-		}, "", cmk.KeyOriginAwsKms)
-		if err := kr.db.SaveKey(key); err != nil {
-			t.Fatal(err)
-		}
 		kr.arns[arn] = true
 	}
 	return kr
@@ -108,7 +87,7 @@ func (kr *specAWSKeyRing) owns(target, host string, body []byte) bool {
 	}
 	arn := in.KeyId
 	if target == "TrentService.Decrypt" && arn == "" {
-		ident, _, _, ok := service.UnpackCiphertextBlob(in.CiphertextBlob)
+		ident, ok := awstest.CiphertextKeyARN(in.CiphertextBlob)
 		if !ok {
 			return false
 		}
@@ -122,17 +101,7 @@ func (kr *specAWSKeyRing) owns(target, host string, body []byte) bool {
 }
 
 func (kr *specAWSKeyRing) serve(w http.ResponseWriter, target string, body []byte) {
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	h := handler.NewRequestHandler(r, kr.logger, kr.db)
-	var resp handler.Response
-	if target == "TrentService.Encrypt" {
-		resp = h.Encrypt()
-	} else {
-		resp = h.Decrypt()
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(resp.Code)
-	io.WriteString(w, resp.Body)
+	kr.ring.Serve(w, target, body)
 }
 
 // azureHook answers the token requests of the identity platform for the vault.azure.net scope
@@ -238,8 +207,6 @@ func (k *specKMS) checkGCPJWT(jwt string) error {
 
 // ---- KMIP: the real PyKMIP server ----
 
-const specPyKMIP = "/usr/bin/pykmip-server"
-
 type specKMIP struct {
 	once sync.Once
 	mu   sync.Mutex
@@ -268,8 +235,8 @@ func (s *specKMIP) started() (string, *tls.Config, error) {
 }
 
 func specLaunchPyKMIP(t *testing.T) (string, *tls.Config, error) {
-	if _, err := os.Stat(specPyKMIP); err != nil {
-		return "", nil, fmt.Errorf("%s is absent (install python3-pykmip, as .ci/pykmip.sh does)", specPyKMIP)
+	if _, err := os.Stat(testenv.PyKMIPPath); err != nil {
+		return "", nil, testenv.ErrNoPyKMIP
 	}
 	dir, err := os.MkdirTemp("", "spec-pykmip")
 	if err != nil {
@@ -317,54 +284,19 @@ func specLaunchPyKMIP(t *testing.T) (string, *tls.Config, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testenv.StartPyKMIP(testenv.PyKMIPCerts{
+		CertFile: writePEM("server.pem", "CERTIFICATE", srvDER),
+		KeyFile:  writePEM("server-key.pem", "PRIVATE KEY", srvKey),
+		CAFile:   writePEM("ca.pem", "CERTIFICATE", caDER),
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	policies := filepath.Join(dir, "policies")
-	os.Mkdir(policies, 0o700)
-	conf := filepath.Join(dir, "server.conf")
-	text := fmt.Sprintf("[server]\nhostname=127.0.0.1\nport=%d\ncertificate_path=%s\nkey_path=%s\nca_path=%s\n"+
-		"auth_suite=TLS1.2\nenable_tls_client_auth=True\npolicy_path=%s\nlogging_level=INFO\ndatabase_path=%s\n",
-		port, writePEM("server.pem", "CERTIFICATE", srvDER), writePEM("server-key.pem", "PRIVATE KEY", srvKey),
-		writePEM("ca.pem", "CERTIFICATE", caDER), policies, filepath.Join(dir, "pykmip.db"))
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		return "", nil, err
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(specPyKMIP, "-f", conf, "-l", filepath.Join(dir, "server.log"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // PyKMIP forks; kill the group
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return "", nil, fmt.Errorf("PyKMIP exited: %v: %s", err, out.String())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			pool := x509.NewCertPool()
-			pool.AddCert(ca)
-			t.Logf("PyKMIP server on %s", addr)
-			return addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{client}}, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "", nil, fmt.Errorf("PyKMIP did not listen on %s within 60 s: %s", addr, out.String())
+	stop = p.Stop
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	t.Logf("PyKMIP server on %s", p.Addr)
+	return p.Addr, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{client}}, nil
 }
 
 // specSuiteCleanup registers a function run when the current suite ends.

@@ -39,7 +39,6 @@ type specShim struct {
 
 	mu         sync.Mutex
 	validators map[string]bson.Raw // "db.coll" -> validator
-	wg         sync.WaitGroup
 }
 
 var (

@@ -1,7 +1,7 @@
 package mongocrypt
 
 // The conformance runner for the specification's client-side-encryption test suites
-// (../shared/testdata/spec/tests/legacy and .../unified). Both formats are read into one shape,
+// (internal/testserver/testdata/spec/tests/legacy and .../unified). Both formats are read into one shape,
 // specCase, and run by the same code: set up the collections and the key vault, make the
 // clients and ClientEncryption objects, run the operations comparing results and errors,
 // then compare the command events (deterministic ciphertexts byte for byte) and the final
@@ -33,7 +33,7 @@ import (
 )
 
 // specTestsDir holds the specification's legacy/ and unified/ client-side-encryption tests.
-const specTestsDir = "../shared/testdata/spec/tests"
+const specTestsDir = "internal/testserver/testdata/spec/tests"
 
 // specLibmongocryptVersion is the libmongocrypt release whose behaviour this module
 // reproduces; csfle.minLibmongocryptVersion requirements are checked against it.

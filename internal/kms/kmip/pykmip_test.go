@@ -7,12 +7,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,117 +14,30 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 )
 
-// pykmipServer is the PyKMIP server of Debian's python3-pykmip package (.ci/pykmip.sh
-// installs it).
-const pykmipServer = "/usr/bin/pykmip-server"
-
-// startPyKMIP starts a PyKMIP server on a free loopback port with the certificates of pki, a
-// generated server.conf and a SQLite database in a temporary directory, waits until it
-// accepts connections and returns its address. The server is killed when the test ends.
+// startPyKMIP starts the real PyKMIP server (internal/testenv) with the certificates of pki
+// and returns its address. The server is killed when the test ends; the test skips when
+// PyKMIP is not installed.
 func startPyKMIP(t *testing.T, pki *testPKI) string {
 	t.Helper()
-	if _, err := os.Stat(pykmipServer); err != nil {
-		t.Skipf("skipping the tests against a real KMIP server: %s is absent (install python3-pykmip, as .ci/pykmip.sh does): %v", pykmipServer, err)
+	start := time.Now()
+	p, err := testenv.StartPyKMIP(testenv.PyKMIPCerts{CertFile: pki.serverCertFile, KeyFile: pki.serverKey, CAFile: pki.caFile})
+	if errors.Is(err, testenv.ErrNoPyKMIP) {
+		t.Skipf("skipping the tests against a real KMIP server: %v", err)
 	}
-	dir := t.TempDir()
-	policies := filepath.Join(dir, "policies")
-	if err := os.Mkdir(policies, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort(t)
-		conf := filepath.Join(dir, fmt.Sprintf("server-%d.conf", attempt))
-		text := fmt.Sprintf(`[server]
-hostname=127.0.0.1
-port=%d
-certificate_path=%s
-key_path=%s
-ca_path=%s
-auth_suite=TLS1.2
-enable_tls_client_auth=True
-policy_path=%s
-logging_level=DEBUG
-database_path=%s
-`, port, pki.serverCertFile, pki.serverKey, pki.caFile, policies, filepath.Join(dir, fmt.Sprintf("pykmip-%d.db", attempt)))
-		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("server-%d.log", attempt))
-		var out bytes.Buffer
-		cmd := exec.Command(pykmipServer, "-f", conf, "-l", logPath)
-		cmd.Dir = dir
-		cmd.Stdout, cmd.Stderr = &out, &out
-		// Its own process group: PyKMIP forks a multiprocessing manager, killed with it.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", pykmipServer, err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		kill := func() {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		err := waitListening(addr, exited, 60*time.Second)
-		if err == nil {
-			t.Logf("PyKMIP server ready on %s in %v", addr, time.Since(start).Round(time.Millisecond))
-			t.Cleanup(func() {
-				kill()
-				if t.Failed() {
-					logText, _ := os.ReadFile(logPath)
-					t.Logf("PyKMIP output:\n%s\nPyKMIP log (tail):\n%s", out.String(), tail(logText, 8000))
-				}
-			})
-			return addr
-		}
-		kill()
-		logText, _ := os.ReadFile(logPath)
-		lastErr = fmt.Errorf("%w\noutput:\n%s\nlog (tail):\n%s", err, out.String(), tail(logText, 4000))
-	}
-	t.Fatalf("PyKMIP server did not start: %v", lastErr)
-	return ""
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening polls addr until it accepts a TCP connection, the process exits or the time
-// is up.
-func waitListening(addr string, exited <-chan error, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("server exited: %v", err)
-		default:
+	t.Logf("PyKMIP server ready on %s in %v", p.Addr, time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("PyKMIP %s", p.Logs())
 		}
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listening on %s after %v", addr, limit)
+		p.Stop()
+	})
+	return p.Addr
 }
 
 func newProvider(t testing.TB, name, endpoint string, pki *testPKI) *Provider {

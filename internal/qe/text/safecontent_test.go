@@ -18,7 +18,7 @@ import (
 
 // specUnifiedDir holds the specification's unified client-side-encryption
 // tests (CC BY-NC-SA 3.0): read in place, never copied into the repository.
-const specUnifiedDir = "../../../../shared/testdata/spec/tests/unified"
+const specUnifiedDir = "../../testserver/testdata/spec/tests/unified"
 
 // specTextTest is the part of a QE-Text-*.json unified test used here.
 type specTextTest struct {

@@ -1,8 +1,10 @@
-// Package awstest runs an AWS KMS for tests: github.com/nsmithuk/local-kms embedded in-process
-// behind an httptest TLS server on 127.0.0.1. local-kms does not check signatures, so the
-// server checks each request's AWS Signature Version 4 itself, with an implementation of its
-// own written from the AWS documentation (independent of package aws), and refuses requests
-// whose signature, credentials, date, region or service are wrong.
+// Package awstest runs an AWS KMS for tests: github.com/nsmithuk/local-kms, run by the nested
+// module internal/testserver (see internal/testenv), behind an httptest TLS server on
+// 127.0.0.1. local-kms does not check signatures, so the server checks each request's AWS
+// Signature Version 4 itself, with an implementation of its own written from the AWS
+// documentation (independent of package aws), refuses requests whose signature, credentials,
+// date, region or service are wrong, and forwards the others to a local-kms key ring of its
+// own.
 //
 // Only tests import this package.
 package awstest
@@ -10,11 +12,13 @@ package awstest
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -27,19 +31,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsmithuk/local-kms/src/config"
-	"github.com/nsmithuk/local-kms/src/data"
-	"github.com/nsmithuk/local-kms/src/handler"
-	"github.com/sirupsen/logrus"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 )
 
 // Region is the region of every test KMS.
 const Region = "us-east-1"
-
-// accountID is local-kms's account in key ARNs.
-const accountID = "111122223333"
-
-var configOnce sync.Once
 
 // Server is a running test AWS KMS.
 type Server struct {
@@ -48,8 +44,7 @@ type Server struct {
 	// AccessKeyID, SecretAccessKey and SessionToken are the credentials the server accepts.
 	AccessKeyID, SecretAccessKey, SessionToken string
 
-	db     *data.Database
-	logger *logrus.Logger
+	ring *Ring
 
 	mu       sync.Mutex
 	before   func(w http.ResponseWriter, r *http.Request) bool
@@ -64,35 +59,26 @@ type Options struct {
 	SessionToken string
 }
 
-// Start starts a test KMS; it stops when the test ends.
+// Start starts a test KMS; it stops when the test ends. The test skips when the tree has no
+// internal/testserver module.
 func Start(tb testing.TB, o Options) *Server {
 	tb.Helper()
-	configOnce.Do(func() {
-		config.AWSRegion = Region
-		config.AWSAccountId = accountID
-	})
 	if o.AccessKeyID == "" {
 		o.AccessKeyID = "AKIDTEST"
 	}
 	if o.SecretAccessKey == "" {
 		o.SecretAccessKey = "test-secret"
 	}
-	logger := logrus.New()
-	logger.SetOutput(io.Discard)
 	s := &Server{
 		AccessKeyID:     o.AccessKeyID,
 		SecretAccessKey: o.SecretAccessKey,
 		SessionToken:    o.SessionToken,
-		db:              data.NewDatabase(tb.TempDir()),
-		logger:          logger,
+		ring:            NewRing(tb),
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS failures are expected in tests
 	s.Server.StartTLS()
-	tb.Cleanup(func() {
-		s.Server.Close()
-		s.db.Close()
-	})
+	tb.Cleanup(s.Server.Close)
 	return s
 }
 
@@ -124,14 +110,13 @@ func (s *Server) Requests() int {
 // CreateKey creates a symmetric KMS key and returns its ARN.
 func (s *Server) CreateKey(tb testing.TB) string {
 	tb.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
-	resp := handler.NewRequestHandler(r, s.logger, s.db).CreateKey()
-	if resp.Code != http.StatusOK {
-		tb.Fatalf("awstest: CreateKey: %d %s", resp.Code, resp.Body)
+	code, body, err := s.ring.Call("TrentService.CreateKey", []byte(`{}`))
+	if err != nil || code != http.StatusOK {
+		tb.Fatalf("awstest: CreateKey: %d %s %v", code, body, err)
 	}
 	var out struct{ KeyMetadata struct{ Arn string } }
-	if err := json.Unmarshal([]byte(resp.Body), &out); err != nil || out.KeyMetadata.Arn == "" {
-		tb.Fatalf("awstest: CreateKey reply %s: %v", resp.Body, err)
+	if err := json.Unmarshal(body, &out); err != nil || out.KeyMetadata.Arn == "" {
+		tb.Fatalf("awstest: CreateKey reply %s: %v", body, err)
 	}
 	return out.KeyMetadata.Arn
 }
@@ -140,9 +125,8 @@ func (s *Server) CreateKey(tb testing.TB) string {
 func (s *Server) DisableKey(tb testing.TB, arn string) {
 	tb.Helper()
 	body, _ := json.Marshal(map[string]string{"KeyId": arn})
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	if resp := handler.NewRequestHandler(r, s.logger, s.db).DisableKey(); resp.Code != http.StatusOK {
-		tb.Fatalf("awstest: DisableKey: %d %s", resp.Code, resp.Body)
+	if code, out, err := s.ring.Call("TrentService.DisableKey", body); err != nil || code != http.StatusOK {
+		tb.Fatalf("awstest: DisableKey: %d %s %v", code, out, err)
 	}
 }
 
@@ -174,25 +158,86 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		awsError(w, http.StatusNotFound, "UnknownOperationException", r.Method+" "+r.URL.Path)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	h := handler.NewRequestHandler(r, s.logger, s.db)
-	var resp handler.Response
-	switch r.Header.Get("X-Amz-Target") {
-	case "TrentService.Encrypt":
-		resp = h.Encrypt()
-	case "TrentService.Decrypt":
-		resp = h.Decrypt()
-	case "TrentService.CreateKey":
-		resp = h.CreateKey()
-	case "TrentService.DescribeKey":
-		resp = h.DescribeKey()
+	switch target := r.Header.Get("X-Amz-Target"); target {
+	case "TrentService.Encrypt", "TrentService.Decrypt", "TrentService.CreateKey", "TrentService.DescribeKey":
+		s.ring.Serve(w, target, body)
 	default:
-		awsError(w, http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target "+r.Header.Get("X-Amz-Target"))
+		awsError(w, http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target "+target)
+	}
+}
+
+// Ring is a local-kms key ring of its own, in the process internal/testenv runs.
+type Ring struct {
+	url string
+}
+
+// NewRing makes an empty key ring, removed when the test ends. The test skips when the tree
+// has no internal/testserver module.
+func NewRing(tb testing.TB) *Ring {
+	tb.Helper()
+	a, err := testenv.Servers()
+	if errors.Is(err, testenv.ErrNoServerModule) {
+		tb.Skip(err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	r := &Ring{url: a.LocalKMS + "/" + hex.EncodeToString(id[:]) + "/"}
+	tb.Cleanup(func() { _, _, _ = r.Call("Test.Close", nil) })
+	return r
+}
+
+// Seed creates enabled keys under the given ARNs, of any account and region.
+func (r *Ring) Seed(tb testing.TB, arns ...string) {
+	tb.Helper()
+	body, _ := json.Marshal(map[string][]string{"Arns": arns})
+	if code, out, err := r.Call("Test.SeedKeys", body); err != nil || code != http.StatusOK {
+		tb.Fatalf("awstest: seeding keys: %d %s %v", code, out, err)
+	}
+}
+
+// Call sends one request of the AWS KMS API (target is its X-Amz-Target) to local-kms.
+func (r *Ring) Call(target string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("X-Amz-Target", target)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("awstest: local-kms: %w", err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, out, err
+}
+
+// Serve answers w with local-kms's reply to the request.
+func (r *Ring) Serve(w http.ResponseWriter, target string, body []byte) {
+	code, out, err := r.Call(target, body)
+	if err != nil {
+		awsError(w, http.StatusInternalServerError, "KMSInternalException", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(resp.Code)
-	io.WriteString(w, resp.Body)
+	w.WriteHeader(code)
+	w.Write(out)
+}
+
+// CiphertextKeyARN returns the key ARN a local-kms ciphertext blob names: one length byte,
+// the ARN, a four-byte key version, then the ciphertext.
+func CiphertextKeyARN(blob []byte) (string, bool) {
+	if len(blob) < 1 {
+		return "", false
+	}
+	n := int(blob[0])
+	if len(blob) < 1+n+4+1 {
+		return "", false
+	}
+	return string(blob[1 : 1+n]), true
 }
 
 // verify checks the SigV4 Authorization header of r, following
