@@ -6,8 +6,9 @@
 //
 // [Fold] applies case folding and diacritic folding with MongoDB's own
 // tables (generated into fold_tables.go by internal/genfold from the
-// code point mappings libmongocrypt ships; they follow the Unicode version the
-// MongoDB server pinned, not Go's).
+// code point mappings libmongocrypt ships, kept as number pairs in
+// internal/genfold/testdata; they follow the Unicode version the MongoDB
+// server pinned, not Go's).
 //
 // # StrEncode and StrQuery
 //

@@ -4,7 +4,7 @@ import (
 	"unicode/utf8"
 )
 
-//go:generate go run ./internal/genfold -src ../../../../ref/libmongocrypt/src/unicode -o fold_tables.go
+//go:generate go run ./internal/genfold -data internal/genfold/testdata -o fold_tables.go
 
 // runeMapping is one entry of a generated fold table.
 type runeMapping struct{ from, to uint32 }

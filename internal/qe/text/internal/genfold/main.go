@@ -3,18 +3,21 @@
 //
 // The tables must hold exactly the code point mappings that libmongocrypt
 // 1.20 uses (which come from the Unicode version MongoDB's server pinned, not
-// the one Go ships), so the generator reads those mappings as facts from
-// libmongocrypt's generated C switch tables (src/unicode/case-fold-map.c and
-// src/unicode/diacritic-fold-map.c): every line of the form
+// the one Go ships). Those mappings are kept in the repository as facts, one
+// number pair a line, in testdata/case-fold.txt and testdata/diacritic-fold.txt
+// (SOURCE.txt there names where they come from); a mapping to 0 marks a pure
+// diacritic that folding drops.
 //
-//	case 0xFROM: return 0xTO;
+// Usage (from the package directory, as its go:generate line runs it):
 //
-// is one mapping; a mapping to 0 marks a pure diacritic that folding drops.
-// Nothing but these number pairs is taken from the input.
+//	go run ./internal/genfold -data internal/genfold/testdata -o fold_tables.go
 //
-// Usage (from the package directory):
+// To re-extract the pairs from a libmongocrypt checkout (its generated C switch
+// tables src/unicode/case-fold-map.c and src/unicode/diacritic-fold-map.c, where
+// every line "case 0xFROM: return 0xTO;" is one mapping, and nothing but these
+// number pairs is taken), add -src; the data files are rewritten first:
 //
-//	go run ./internal/genfold -src /path/to/libmongocrypt/src/unicode -o fold_tables.go
+//	go run ./internal/genfold -src /path/to/libmongocrypt/src/unicode -data internal/genfold/testdata -o fold_tables.go
 package main
 
 import (
@@ -24,57 +27,115 @@ import (
 	"flag"
 	"fmt"
 	"go/format"
+	"io"
 	"log"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
-var caseLine = regexp.MustCompile(`^\s*case\s+0x([0-9a-fA-F]+)\s*:\s*return\s+0x([0-9a-fA-F]+)\s*;`)
+// tables are the two mapping sets: the libmongocrypt C file each is
+// extracted from and the data file it is kept in.
+var tables = []struct{ cFile, dataFile, header string }{
+	{"case-fold-map.c", "case-fold.txt", "Simple case folding of non-ASCII code points, as libmongocrypt 1.20 applies it."},
+	{"diacritic-fold-map.c", "diacritic-fold.txt", "Diacritic folding: code point to base character, 0 for a pure diacritic that is dropped."},
+}
 
 type pair struct{ from, to uint32 }
 
-func readPairs(path string) ([]pair, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+var caseLine = regexp.MustCompile(`^\s*case\s+0x([0-9a-fA-F]+)\s*:\s*return\s+0x([0-9a-fA-F]+)\s*;`)
+
+// parseC returns the mappings of a libmongocrypt fold-map C file: the
+// number pairs of its "case 0xFROM: return 0xTO;" lines, in file order.
+func parseC(name string, r io.Reader) ([]pair, error) {
 	var out []pair
-	seen := map[uint32]bool{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		m := caseLine.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
-		from, err := strconv.ParseUint(m[1], 16, 32)
+		p, err := parsePair(m[1], m[2])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %v in %q", name, err, sc.Text())
 		}
-		to, err := strconv.ParseUint(m[2], 16, 32)
-		if err != nil {
-			return nil, err
-		}
-		if from > 0x10FFFF || to > 0x10FFFF {
-			return nil, fmt.Errorf("%s: code point out of range in %q", path, sc.Text())
-		}
-		if seen[uint32(from)] {
-			return nil, fmt.Errorf("%s: duplicate mapping for U+%04X", path, from)
-		}
-		seen[uint32(from)] = true
-		out = append(out, pair{uint32(from), uint32(to)})
+		out = append(out, p)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, errors.New(path + ": no mappings found")
+	return checkPairs(name, out)
+}
+
+// parseData returns the mappings of a data file: lines "FROM TO" of two
+// hexadecimal code points; blank lines and lines starting with # are skipped.
+func parseData(name string, r io.Reader) ([]pair, error) {
+	var out []pair
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%s:%d: want two hexadecimal code points, have %q", name, n, line)
+		}
+		p, err := parsePair(f[0], f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
+		}
+		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b pair) int { return int(a.from) - int(b.from) })
-	return out, nil
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return checkPairs(name, out)
+}
+
+func parsePair(from, to string) (pair, error) {
+	f, err := strconv.ParseUint(from, 16, 32)
+	if err != nil {
+		return pair{}, err
+	}
+	t, err := strconv.ParseUint(to, 16, 32)
+	if err != nil {
+		return pair{}, err
+	}
+	if f > 0x10FFFF || t > 0x10FFFF {
+		return pair{}, errors.New("code point out of range")
+	}
+	return pair{uint32(f), uint32(t)}, nil
+}
+
+// checkPairs refuses an empty set and a code point mapped twice, and
+// returns the pairs sorted by source code point.
+func checkPairs(name string, pairs []pair) ([]pair, error) {
+	if len(pairs) == 0 {
+		return nil, errors.New(name + ": no mappings found")
+	}
+	seen := map[uint32]bool{}
+	for _, p := range pairs {
+		if seen[p.from] {
+			return nil, fmt.Errorf("%s: duplicate mapping for U+%04X", name, p.from)
+		}
+		seen[p.from] = true
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return int(a.from) - int(b.from) })
+	return pairs, nil
+}
+
+// writeData returns the data file text of pairs.
+func writeData(header string, pairs []pair) []byte {
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# %s\n# One mapping a line: source and target code point, hexadecimal. See SOURCE.txt.\n", header)
+	for _, p := range pairs {
+		fmt.Fprintf(&buf, "%04x %04x\n", p.from, p.to)
+	}
+	return buf.Bytes()
 }
 
 func writeTable(buf *bytes.Buffer, name, doc string, pairs []pair) {
@@ -94,27 +155,52 @@ func writeTable(buf *bytes.Buffer, name, doc string, pairs []pair) {
 	buf.WriteString("}\n\n")
 }
 
-func main() {
-	src := flag.String("src", "", "directory holding libmongocrypt's case-fold-map.c and diacritic-fold-map.c")
-	out := flag.String("o", "fold_tables.go", "output file")
-	flag.Parse()
-	if *src == "" {
-		log.Fatal("genfold: -src is required")
-	}
-	casePairs, err := readPairs(filepath.Join(*src, "case-fold-map.c"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	diaPairs, err := readPairs(filepath.Join(*src, "diacritic-fold-map.c"))
-	if err != nil {
-		log.Fatal(err)
-	}
+// generate returns the Go source of fold_tables.go.
+func generate(casePairs, diaPairs []pair) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("// Code generated by internal/genfold; DO NOT EDIT.\n\n")
 	buf.WriteString("package text\n\n")
 	writeTable(&buf, "caseFoldTable", "maps a non-ASCII code point to its simple case fold (ASCII A-Z is handled in code).", casePairs)
 	writeTable(&buf, "diacriticFoldTable", "maps a code point to its base character, or to 0 for a pure diacritic that is dropped.", diaPairs)
-	formatted, err := format.Source(buf.Bytes())
+	return format.Source(buf.Bytes())
+}
+
+func readFile(path string, parse func(string, io.Reader) ([]pair, error)) ([]pair, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parse(path, f)
+}
+
+func main() {
+	src := flag.String("src", "", "libmongocrypt's src/unicode directory: re-extract the data files from its case-fold-map.c and diacritic-fold-map.c first")
+	data := flag.String("data", "internal/genfold/testdata", "directory of the data files case-fold.txt and diacritic-fold.txt")
+	out := flag.String("o", "fold_tables.go", "output file")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		log.Fatal("genfold: unexpected arguments")
+	}
+	var sets [][]pair
+	for _, tb := range tables {
+		dataPath := filepath.Join(*data, tb.dataFile)
+		if *src != "" {
+			pairs, err := readFile(filepath.Join(*src, tb.cFile), parseC)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := os.WriteFile(dataPath, writeData(tb.header, pairs), 0o644); err != nil {
+				log.Fatal(err)
+			}
+		}
+		pairs, err := readFile(dataPath, parseData)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sets = append(sets, pairs)
+	}
+	formatted, err := generate(sets[0], sets[1])
 	if err != nil {
 		log.Fatal(err)
 	}
