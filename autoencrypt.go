@@ -590,7 +590,7 @@ func (a *AutoEncrypter) createOrDrop(ctx context.Context, db, name string, cmd b
 		return nil, err
 	}
 	if err := a.schemas.meta.Database(db).RunCommand(ctx, out).Err(); err != nil {
-		return nil, err
+		return nil, withMessage(err, "creating "+ns)
 	}
 	// The collection exists now. The command the driver sends in place of create makes the
 	// __safeContent__ index, the last step of creating a Queryable Encryption collection, and
@@ -628,7 +628,7 @@ func (a *AutoEncrypter) createStateCollections(ctx context.Context, db, coll str
 		err := a.schemas.meta.Database(db).CreateCollection(ctx, name,
 			options.CreateCollection().SetClusteredIndex(bson.D{{Key: "key", Value: bson.D{{Key: "_id", Value: 1}}}, {Key: "unique", Value: true}}))
 		if err != nil {
-			return fmt.Errorf("creating the state collection %s.%s: %w", db, name, err)
+			return withMessage(err, "creating the state collection "+db+"."+name)
 		}
 	}
 	return nil
@@ -638,7 +638,7 @@ func (a *AutoEncrypter) dropStateCollections(ctx context.Context, db, coll strin
 	esc, ecoc := stateCollections(coll, ef)
 	for _, name := range []string{esc, ecoc} {
 		if err := a.schemas.meta.Database(db).Collection(name).Drop(ctx); err != nil {
-			return fmt.Errorf("dropping the state collection %s.%s: %w", db, name, err)
+			return withMessage(err, "dropping the state collection "+db+"."+name)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package mongocrypt
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -21,7 +22,8 @@ type AutoEncrypter struct {
 	bypassQueryAnalysis bool
 	schemas             *schemaSource
 	// owned are the internal clients this AutoEncrypter made and disconnects on Close.
-	owned []*mongo.Client
+	owned  []*mongo.Client
+	closed atomic.Bool
 }
 
 // NewAutoEncrypter builds an AutoEncrypter from client options whose AutoEncryptionOptions are
@@ -34,7 +36,8 @@ type AutoEncrypter struct {
 // process, so there is no mongocryptd to spawn (mongocryptdURI, mongocryptdBypassSpawn,
 // mongocryptdSpawnPath, mongocryptdSpawnArgs) and no crypt_shared library to load
 // (cryptSharedLibPath, cryptSharedLibRequired).
-func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error) {
+func NewAutoEncrypter(clientOpts *options.ClientOptions) (_ *AutoEncrypter, err error) {
+	defer classifyErr(&err)
 	if clientOpts == nil || clientOpts.AutoEncryptionOptions == nil {
 		return nil, clientErr("the client options have no AutoEncryptionOptions")
 	}
@@ -56,7 +59,7 @@ func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error)
 	}
 	internal, err := mongo.Connect(internalClientOptions(clientOpts))
 	if err != nil {
-		return nil, err
+		return nil, &Error{Code: CodeClient, Message: "connecting the internal client", Err: err}
 	}
 	a.owned = append(a.owned, internal)
 	kv := internal
@@ -112,16 +115,24 @@ func internalClientOptions(o *options.ClientOptions) *options.ClientOptions {
 // encryption (hello, getMore, ...) are returned unchanged; so is every command with
 // bypassAutoEncryption.
 func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
+	if a.closed.Load() {
+		return nil, errClosed("the AutoEncrypter")
+	}
 	if a.bypass {
 		return cmd, nil
 	}
-	return a.encryptCommand(ctx, db, cmd)
+	out, err := a.encryptCommand(ctx, db, cmd)
+	return out, errorOf(err)
 }
 
 // Decrypt decrypts every encrypted value (binary subtype 6) anywhere in a server reply, with
 // one key vault query for all the keys that are not cached. A reply without encrypted values
 // is returned as it is.
-func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, error) {
+func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (_ bson.Raw, err error) {
+	defer classifyErr(&err)
+	if a.closed.Load() {
+		return nil, errClosed("the AutoEncrypter")
+	}
 	// The decrypted reply is smaller than the reply by at least the AEAD overhead of each
 	// FLE1 value (associated data 18, IV 16, tag 32, padding 1): size the output for that.
 	size := len(reply)
@@ -149,8 +160,12 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (bson.Raw, 
 	return out, nil
 }
 
-// Close disconnects the internal clients and closes idle KMS connections.
+// Close disconnects the internal clients and closes idle KMS connections. Encrypt and Decrypt
+// fail after Close, with an error wrapping [ErrClientDisconnected]; so does a second Close.
 func (a *AutoEncrypter) Close(ctx context.Context) error {
+	if a.closed.Swap(true) {
+		return errClosed("the AutoEncrypter")
+	}
 	if a.e != nil {
 		a.e.kms.Close()
 	}
@@ -159,5 +174,8 @@ func (a *AutoEncrypter) Close(ctx context.Context) error {
 		errs = append(errs, c.Disconnect(ctx))
 	}
 	a.owned = nil
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return &Error{Code: CodeClient, Message: "disconnecting the internal clients", Err: err}
+	}
+	return nil
 }

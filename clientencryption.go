@@ -24,14 +24,16 @@ type ClientEncryption struct {
 	closed         atomic.Bool
 }
 
-// ErrClientDisconnected is returned by the methods of a closed ClientEncryption. It is the
-// driver's error of the same name.
+// ErrClientDisconnected is wrapped by the errors of the methods of a closed ClientEncryption or
+// AutoEncrypter, as the driver returns it: errors.Is(err, mongo.ErrClientDisconnected) holds.
+// It is the driver's error of the same name.
 var ErrClientDisconnected = mongo.ErrClientDisconnected
 
 // NewClientEncryption returns a ClientEncryption whose key vault is read and written through
 // keyVaultClient. The options are the driver's: KeyVaultNamespace ("db.coll"), KmsProviders,
 // TLSConfig, HTTPClient, KeyExpiration and AWSCredentialsProvider.
-func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (*ClientEncryption, error) {
+func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (_ *ClientEncryption, err error) {
+	defer classifyErr(&err)
 	if keyVaultClient == nil {
 		return nil, clientErr("keyVaultClient must not be nil")
 	}
@@ -55,7 +57,7 @@ func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[op
 
 func (ce *ClientEncryption) check() error {
 	if ce.closed.Load() {
-		return ErrClientDisconnected
+		return errClosed("the ClientEncryption")
 	}
 	return nil
 }
@@ -64,10 +66,13 @@ func (ce *ClientEncryption) check() error {
 // ClientEncryption does.
 func (ce *ClientEncryption) Close(ctx context.Context) error {
 	if ce.closed.Swap(true) {
-		return ErrClientDisconnected
+		return errClosed("the ClientEncryption")
 	}
 	ce.e.kms.Close()
-	return ce.keyVaultClient.Disconnect(ctx)
+	if err := ce.keyVaultClient.Disconnect(ctx); err != nil {
+		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "disconnect", Err: err}}
+	}
+	return nil
 }
 
 // marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...).
@@ -108,7 +113,8 @@ func checkMasterKeyProvider(masterKey bson.Raw, provider string) error {
 // ...) under the master key of the options, inserts its key document into the key vault and
 // returns its id (a UUID). The options may give keyAltNames, which must not name another key,
 // and keyMaterial: the 96 bytes of the data key instead of random ones.
-func (ce *ClientEncryption) CreateDataKey(ctx context.Context, kmsProvider string, opts ...options.Lister[options.DataKeyOptions]) (bson.Binary, error) {
+func (ce *ClientEncryption) CreateDataKey(ctx context.Context, kmsProvider string, opts ...options.Lister[options.DataKeyOptions]) (_ bson.Binary, err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return bson.Binary{}, err
 	}
@@ -247,7 +253,7 @@ func (ce *ClientEncryption) GetKey(ctx context.Context, id bson.Binary) *mongo.S
 	if err := ce.check(); err != nil {
 		return errResult(err)
 	}
-	return ce.e.keyVault.FindOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return keyVaultResult(ce.e.keyVault.FindOne(ctx, bson.D{{Key: "_id", Value: id}}), "find")
 }
 
 // GetKeyByAltName returns the key document that has the given keyAltName.
@@ -255,7 +261,7 @@ func (ce *ClientEncryption) GetKeyByAltName(ctx context.Context, keyAltName stri
 	if err := ce.check(); err != nil {
 		return errResult(err)
 	}
-	return ce.e.keyVault.FindOne(ctx, bson.D{{Key: "keyAltNames", Value: keyAltName}})
+	return keyVaultResult(ce.e.keyVault.FindOne(ctx, bson.D{{Key: "keyAltNames", Value: keyAltName}}), "find")
 }
 
 // GetKeys returns a cursor over every key document of the key vault.
@@ -263,7 +269,11 @@ func (ce *ClientEncryption) GetKeys(ctx context.Context) (*mongo.Cursor, error) 
 	if err := ce.check(); err != nil {
 		return nil, err
 	}
-	return ce.e.keyVault.Find(ctx, bson.D{})
+	cur, err := ce.e.keyVault.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
+	}
+	return cur, nil
 }
 
 // DeleteKey removes the key document with the given id and forgets the key if it is cached.
@@ -275,7 +285,10 @@ func (ce *ClientEncryption) DeleteKey(ctx context.Context, id bson.Binary) (*mon
 	if u, uerr := uuidFromBinary(id, "id"); uerr == nil {
 		ce.e.cache.Evict(u)
 	}
-	return res, err
+	if err != nil {
+		return res, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "delete", Err: err}}
+	}
+	return res, nil
 }
 
 // AddKeyAltName adds keyAltName to the key with the given id and returns the key document as it
@@ -295,7 +308,7 @@ func (ce *ClientEncryption) AddKeyAltName(ctx context.Context, id bson.Binary, k
 		if mongo.IsDuplicateKeyError(err) {
 			return errResult(clientErr("keyAltName %q is already used by another key: %w", keyAltName, err))
 		}
-		return res
+		return keyVaultResult(res, "update")
 	}
 	if err := ce.e.checkAltNameUnique(ctx, keyAltName, id); err != nil {
 		// Back out: another writer got there first.
@@ -337,7 +350,7 @@ func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary
 	if !ce.e.noPipelineUpdates.Load() {
 		res := ce.e.keyVault.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, removeAltNamePipeline(keyAltName))
 		if !pipelineUnsupported(res.Err()) {
-			return res
+			return keyVaultResult(res, "update")
 		}
 		ce.e.noPipelineUpdates.Store(true)
 	}
@@ -346,12 +359,12 @@ func (ce *ClientEncryption) RemoveKeyAltName(ctx context.Context, id bson.Binary
 		bson.D{{Key: "_id", Value: id}, {Key: "keyAltNames", Value: bson.A{keyAltName}}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "keyAltNames", Value: ""}}}})
 	if err := last.Err(); !errors.Is(err, mongo.ErrNoDocuments) {
-		return last
+		return keyVaultResult(last, "update")
 	}
 	res := ce.e.keyVault.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$pull", Value: bson.D{{Key: "keyAltNames", Value: keyAltName}}}})
 	if res.Err() != nil {
-		return res
+		return keyVaultResult(res, "update")
 	}
 	// A concurrent removal may have left an empty array: drop it, only if still empty.
 	_, _ = ce.e.keyVault.UpdateOne(ctx,
@@ -395,7 +408,8 @@ func errResult(err error) *mongo.SingleResult {
 // Every key is rewrapped before anything is written, so that a KMS failure leaves every key as
 // it was; the keys are then updated in one bulk write. With no matching key it returns a result
 // without a BulkWriteResult.
-func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, opts ...options.Lister[options.RewrapManyDataKeyOptions]) (*mongo.RewrapManyDataKeyResult, error) {
+func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, opts ...options.Lister[options.RewrapManyDataKeyOptions]) (_ *mongo.RewrapManyDataKeyResult, err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return nil, err
 	}
@@ -471,7 +485,7 @@ func (e *engine) rewrapOne(ctx context.Context, doc bson.Raw, target kms.Provide
 	}
 	dk, err := e.unwrap(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("rewrapping key %s: %w", uuidString(k.ID), err)
+		return nil, withMessage(err, "rewrapping key "+uuidString(k.ID))
 	}
 	master := newMaster
 	if target == nil {
@@ -482,7 +496,7 @@ func (e *engine) rewrapOne(ctx context.Context, doc bson.Raw, target kms.Provide
 	}
 	material, stored, err := target.Wrap(ctx, master, dk.raw)
 	if err != nil {
-		return nil, fmt.Errorf("rewrapping key %s: %w", uuidString(k.ID), wrapKMS(err))
+		return nil, withMessage(wrapKMS(err), "rewrapping key "+uuidString(k.ID))
 	}
 	return mongo.NewUpdateOneModel().
 		SetFilter(bson.D{{Key: "_id", Value: bson.Binary{Subtype: 4, Data: k.ID[:]}}}).

@@ -3,7 +3,6 @@ package mongocrypt
 import (
 	"bytes"
 	"context"
-	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -23,7 +22,8 @@ import (
 // the keys made so far, so that they can be used or deleted.
 func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *mongo.Database, coll string,
 	createOpts options.Lister[options.CreateCollectionOptions], kmsProvider string, masterKey any,
-) (*mongo.Collection, bson.M, error) {
+) (_ *mongo.Collection, _ bson.M, err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return nil, nil, err
 	}
@@ -70,7 +70,7 @@ func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *m
 	}
 	final, err := bson.Marshal(ef)
 	if err != nil {
-		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: err}
+		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: clientErr("encoding the encryptedFields: %w", err)}
 	}
 	parsed, err := qe.ParseEncryptedFields(final)
 	if err != nil {
@@ -82,7 +82,7 @@ func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *m
 	}
 	args.EncryptedFields = final
 	if err := db.CreateCollection(ctx, coll, optionsOf(args)); err != nil {
-		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: err}
+		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: withMessage(err, "creating "+db.Name()+"."+coll)}
 	}
 	return db.Collection(coll), ef, nil
 }
@@ -100,23 +100,28 @@ func optionsOf(args *options.CreateCollectionOptions) *options.CreateCollectionO
 // DropEncryptedCollection drops a Queryable Encryption collection with its state collections
 // (enxcol_.<coll>.esc and .ecoc, or the names its encryptedFields give). encryptedFields may be
 // nil: it is then read from the server.
-func DropEncryptedCollection(ctx context.Context, coll *mongo.Collection, encryptedFields any) error {
+func DropEncryptedCollection(ctx context.Context, coll *mongo.Collection, encryptedFields any) (err error) {
+	defer classifyErr(&err)
 	if coll == nil {
 		return clientErr("the collection must not be nil")
 	}
+	ns := coll.Database().Name() + "." + coll.Name()
 	if encryptedFields == nil {
 		specs, err := coll.Database().ListCollectionSpecifications(ctx, bson.D{{Key: "name", Value: coll.Name()}})
 		if err != nil {
-			return err
+			return withMessage(err, "reading the collection options of "+ns)
 		}
 		if len(specs) == 0 {
 			return nil // nothing to drop, as Drop
 		}
 		v, err := specs[0].Options.LookupErr("encryptedFields")
 		if err != nil {
-			return errors.Join(clientErr("collection %q has no encryptedFields: drop it with Collection.Drop", coll.Name()), err)
+			return clientErr("collection %s has no encryptedFields: drop it with Collection.Drop", ns)
 		}
 		encryptedFields = v.Document()
 	}
-	return coll.Drop(ctx, options.DropCollection().SetEncryptedFields(encryptedFields))
+	if err := coll.Drop(ctx, options.DropCollection().SetEncryptedFields(encryptedFields)); err != nil {
+		return withMessage(err, "dropping "+ns)
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func Connect(opts ...*options.ClientOptions) (*mongo.Client, error) {
 	c, err := mongo.Connect(plain)
 	if err != nil {
 		_ = a.Close(context.Background())
-		return nil, err
+		return nil, &Error{Code: CodeClient, Message: "connecting the client", Err: err}
 	}
 	return c, nil
 }
@@ -49,7 +49,7 @@ type driverCrypt struct{ a *AutoEncrypter }
 
 var _ driver.Crypt = driverCrypt{}
 
-var errExplicitViaDriver = errors.New("explicit encryption through the driver's Crypt is not supported: use mongocrypt.ClientEncryption")
+var errExplicitViaDriver = &Error{Code: CodeClient, Err: errors.New("explicit encryption through the driver's Crypt is not supported: use mongocrypt.ClientEncryption")}
 
 // Encrypt is AutoEncrypter.Encrypt for the driver.
 func (d driverCrypt) Encrypt(ctx context.Context, db string, cmd bsoncore.Document) (bsoncore.Document, error) {

@@ -41,7 +41,10 @@
 //
 // Failures are *[Error] values with a Code; their causes tell a KMS failure (*[KMSError]), a key
 // vault failure (*[KeyVaultError]), a missing key ([ErrKeyNotFound]) and a ciphertext that fails
-// authentication ([ErrAuthentication]) apart with errors.As and errors.Is.
+// authentication ([ErrAuthentication]) apart with errors.As and errors.Is. The checks written
+// for the driver's libmongocrypt binding hold too: an *Error is a mongo.MongocryptError, a key
+// vault failure a mongo.EncryptionKeyVaultError, and the methods of a closed ClientEncryption
+// or AutoEncrypter fail with mongo.ErrClientDisconnected (see [Error] for the exceptions).
 //
 // # Automatic encryption
 //

@@ -261,7 +261,8 @@ func (e *engine) findKeys(ctx context.Context, filter any) ([]bson.Raw, error) {
 const maxKMSConcurrency = 16
 
 // forEachKey runs fn(i) for i in [0, n), at most maxKMSConcurrency at a time (one inline when
-// n is 1), and joins their errors.
+// n is 1). One failure is returned as it is; several are joined in an *Error with the code of
+// the first.
 func forEachKey(n int, fn func(i int) error) error {
 	if n == 1 {
 		return fn(0)
@@ -278,7 +279,19 @@ func forEachKey(n int, fn func(i int) error) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	switch len(failed) {
+	case 0:
+		return nil
+	case 1:
+		return failed[0]
+	}
+	return &Error{Code: codeOf(failed[0]), Message: fmt.Sprintf("%d of %d keys failed", len(failed), n), Err: errors.Join(failed...)}
 }
 
 // unwrapAll decrypts the key material of every key with its KMS provider, concurrently.

@@ -20,7 +20,8 @@ import (
 // KeyID or KeyAltName. Queryable Encryption algorithms (Indexed with queryType "equality",
 // Unindexed, Range, String) name it by KeyID and give the payload to insert or, with a
 // queryType, to query; range queries go through [ClientEncryption.EncryptExpression].
-func (ce *ClientEncryption) Encrypt(ctx context.Context, val bson.RawValue, opts ...options.Lister[options.EncryptOptions]) (bson.Binary, error) {
+func (ce *ClientEncryption) Encrypt(ctx context.Context, val bson.RawValue, opts ...options.Lister[options.EncryptOptions]) (_ bson.Binary, err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return bson.Binary{}, err
 	}
@@ -173,7 +174,8 @@ func (s *keySet) material(id qe.KeyID) ([]byte, error) {
 // where $gt may be $gte and $lt may be $lte, and either bound may be left out. The options give
 // the key id, algorithm "Range", queryType "range", the contention factor and the range options
 // of the field.
-func (ce *ClientEncryption) EncryptExpression(ctx context.Context, expr any, result any, opts ...options.Lister[options.EncryptOptions]) error {
+func (ce *ClientEncryption) EncryptExpression(ctx context.Context, expr any, result any, opts ...options.Lister[options.EncryptOptions]) (err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return err
 	}
@@ -216,7 +218,8 @@ func (ce *ClientEncryption) EncryptExpression(ctx context.Context, expr any, res
 // Decrypt decrypts a ciphertext (a BSON binary of subtype 6) and returns the value: CSFLE
 // values and every stored Queryable Encryption value. A placeholder of query analysis or a
 // query payload is returned unchanged, as libmongocrypt does.
-func (ce *ClientEncryption) Decrypt(ctx context.Context, val bson.Binary) (bson.RawValue, error) {
+func (ce *ClientEncryption) Decrypt(ctx context.Context, val bson.Binary) (_ bson.RawValue, err error) {
+	defer classifyErr(&err)
 	if err := ce.check(); err != nil {
 		return bson.RawValue{}, err
 	}
