@@ -15,6 +15,7 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/analysis"
 	"github.com/mongocrypt-go/mongocrypt/internal/fle1"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe"
 )
 
@@ -315,8 +316,8 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 		if len(data) == 0 {
 			return nil
 		}
-		switch data[0] {
-		case fle1.SubtypePlaceholder:
+		switch fleblob.Subtype(data[0]) {
+		case fleblob.FLE1EncryptionPlaceholder:
 			p, err := fle1.ParsePlaceholder(data)
 			if err != nil {
 				return &Error{Code: CodeAnalysis, Err: err}
@@ -326,7 +327,7 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 			} else {
 				req.addName(p.KeyAltName)
 			}
-		case qe.SubtypePlaceholder:
+		case fleblob.FLE2EncryptionPlaceholder:
 			p, err := qe.ParsePlaceholder(data)
 			if err != nil {
 				return &Error{Code: CodeAnalysis, Err: err}
@@ -348,8 +349,8 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 		if len(data) == 0 {
 			return dst, 0, false, nil
 		}
-		switch data[0] {
-		case fle1.SubtypePlaceholder:
+		switch fleblob.Subtype(data[0]) {
+		case fleblob.FLE1EncryptionPlaceholder:
 			p, err := fle1.ParsePlaceholder(data)
 			if err != nil {
 				return nil, 0, false, &Error{Code: CodeAnalysis, Err: err}
@@ -371,7 +372,7 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 			}
 			putLen(dst[start:], len(dst)-start-5)
 			return dst, bson.TypeBinary, true, nil
-		case qe.SubtypePlaceholder:
+		case fleblob.FLE2EncryptionPlaceholder:
 			p, err := qe.ParsePlaceholder(data)
 			if err != nil {
 				return nil, 0, false, &Error{Code: CodeAnalysis, Err: err}
@@ -395,8 +396,10 @@ func hasQEPayload(cmd bson.Raw) bool {
 	found := false
 	_ = visitEncrypted(cmd, func(data []byte) error {
 		if len(data) > 0 {
-			switch data[0] {
-			case 4, 5, 10, 11, 12, 13, 18:
+			switch fleblob.Subtype(data[0]) {
+			case fleblob.FLE2InsertUpdatePayload, fleblob.FLE2FindEqualityPayload, fleblob.FLE2FindRangePayload,
+				fleblob.FLE2InsertUpdatePayloadV2, fleblob.FLE2FindEqualityPayloadV2, fleblob.FLE2FindRangePayloadV2,
+				fleblob.FLE2FindTextPayload:
 				found = true
 			}
 		}

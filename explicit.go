@@ -10,6 +10,7 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
 	"github.com/mongocrypt-go/mongocrypt/internal/fle1"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe"
 )
 
@@ -261,16 +262,16 @@ func classify(blob []byte) blobKind {
 	if len(blob) == 0 {
 		return blobUnknown
 	}
-	switch st := blob[0]; {
-	case st == fle1.SubtypeDeterministic || st == fle1.SubtypeRandom:
+	switch st := fleblob.Subtype(blob[0]); {
+	case st == fleblob.FLE1DeterministicEncryptedValue || st == fleblob.FLE1RandomEncryptedValue:
 		return blobFLE1
 	case qe.IsQE(blob):
 		return blobQE
 	}
-	switch blob[0] {
-	case 0, 3, // FLE1 and FLE2 placeholders
-		5, 10, // FLE2 v1 find payloads
-		12, 13, 18: // FLE2 v2 find payloads
+	switch fleblob.Subtype(blob[0]) {
+	case fleblob.FLE1EncryptionPlaceholder, fleblob.FLE2EncryptionPlaceholder,
+		fleblob.FLE2FindEqualityPayload, fleblob.FLE2FindRangePayload, // v1 find payloads
+		fleblob.FLE2FindEqualityPayloadV2, fleblob.FLE2FindRangePayloadV2, fleblob.FLE2FindTextPayload:
 		return blobLeave
 	}
 	return blobUnknown

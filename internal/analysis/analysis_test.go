@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -77,10 +78,10 @@ func decodeView(doc []byte, isArray bool) []byte {
 			b.array(e.Key(), decodeView(v.Data, true))
 			continue
 		case bsoncore.TypeBinary:
-			st, data, _ := v.BinaryOK()
-			if st == 6 && len(data) > 1 && (data[0] == 0 || data[0] == 3) {
+			_, data, _ := v.BinaryOK()
+			if len(data) > 1 && isPlaceholder(v) {
 				key := "$ph0"
-				if data[0] == 3 {
+				if fleblob.Subtype(data[0]) == fleblob.FLE2EncryptionPlaceholder {
 					key = "$ph3"
 				}
 				b.doc(e.Key(), newDoc().doc(key, data[1:]).build())

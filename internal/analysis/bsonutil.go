@@ -3,6 +3,7 @@ package analysis
 import (
 	"strconv"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -29,7 +30,8 @@ func validateCommand(doc []byte) error { return validate(doc, 0, true) }
 // subtypes are ciphertexts and payloads.
 func isPlaceholder(v bsoncore.Value) bool {
 	st, data, ok := v.BinaryOK()
-	return ok && st == 6 && len(data) > 0 && (data[0] == 0 || data[0] == 3)
+	return ok && st == binSubtypeEncrypted && len(data) > 0 &&
+		(fleblob.Subtype(data[0]) == fleblob.FLE1EncryptionPlaceholder || fleblob.Subtype(data[0]) == fleblob.FLE2EncryptionPlaceholder)
 }
 
 func validate(doc []byte, depth int, noPlaceholders bool) error {

@@ -4,16 +4,13 @@ import (
 	"math"
 	"math/bits"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// Blob subtypes of the placeholders (first byte of the BinData subtype 6 payload).
-const (
-	blobFLE1Placeholder byte = 0
-	blobFLE2Placeholder byte = 3
-	binSubtypeEncrypted byte = 6
-)
+// binSubtypeEncrypted is the BSON binary subtype of encrypted values and placeholders.
+const binSubtypeEncrypted byte = 6
 
 // Range operators of a FLE2RangeFindSpec (firstOperator / secondOperator).
 const (
@@ -34,12 +31,12 @@ func fle1Placeholder(f *fle1Field, v bsoncore.Value, keyAltName bsoncore.Value) 
 		d.binary("ki", uuidSubtype, f.keyID)
 	}
 	d.value("v", v)
-	return wrapPlaceholder(blobFLE1Placeholder, d.build())
+	return wrapPlaceholder(fleblob.FLE1EncryptionPlaceholder, d.build())
 }
 
-func wrapPlaceholder(blob byte, doc []byte) bsoncore.Value {
+func wrapPlaceholder(blob fleblob.Subtype, doc []byte) bsoncore.Value {
 	data := make([]byte, 0, len(doc)+1)
-	data = append(data, blob)
+	data = append(data, byte(blob))
 	data = append(data, doc...)
 	return binaryValue(binSubtypeEncrypted, data)
 }
@@ -58,7 +55,7 @@ func fle2Placeholder(q *qeField, typ, alg int32, v bsoncore.Value, contention in
 	if alg == fle2Range {
 		d.int64("s", q.rng.sparsityOrDefault())
 	}
-	return wrapPlaceholder(blobFLE2Placeholder, d.build())
+	return wrapPlaceholder(fleblob.FLE2EncryptionPlaceholder, d.build())
 }
 
 func (r *rangeConfig) sparsityOrDefault() int64 {

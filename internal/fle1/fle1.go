@@ -20,14 +20,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 )
 
-// Blob subtypes (first byte of a BinData subtype 6 value).
-const (
-	SubtypePlaceholder   byte = 0
-	SubtypeDeterministic byte = 1
-	SubtypeRandom        byte = 2
-)
+// SubtypeRandom is [fleblob.FLE1RandomEncryptedValue] as a byte, kept for the
+// libmongocrypt compatibility test (compat/, its own module).
+//
+// Deprecated: use package fleblob.
+const SubtypeRandom = byte(fleblob.FLE1RandomEncryptedValue)
 
 // Algorithm is an FLE1 algorithm, numbered as in placeholders.
 type Algorithm int32
@@ -99,12 +99,12 @@ func Encrypt(key *aead.FLE1, keyID [16]byte, a Algorithm, value bson.RawValue, r
 // AppendEncrypt is Encrypt without the type check, appending the blob to dst. Query analysis
 // has checked the type of an auto-encrypted value already.
 func AppendEncrypt(dst []byte, key *aead.FLE1, keyID [16]byte, a Algorithm, value bson.RawValue, rng io.Reader) ([]byte, error) {
-	var subtype byte
+	var subtype fleblob.Subtype
 	switch a {
 	case Deterministic:
-		subtype = SubtypeDeterministic
+		subtype = fleblob.FLE1DeterministicEncryptedValue
 	case Random:
-		subtype = SubtypeRandom
+		subtype = fleblob.FLE1RandomEncryptedValue
 	default:
 		return nil, fmt.Errorf("unsupported FLE1 algorithm %d", int32(a))
 	}
@@ -112,7 +112,7 @@ func AppendEncrypt(dst []byte, key *aead.FLE1, keyID [16]byte, a Algorithm, valu
 		return nil, fmt.Errorf("cannot encrypt an empty %s value", value.Type)
 	}
 	start := len(dst)
-	dst = append(dst, subtype)
+	dst = append(dst, byte(subtype))
 	dst = append(dst, keyID[:]...)
 	dst = append(dst, byte(value.Type))
 	ad := dst[start : start+adLen]
@@ -131,11 +131,11 @@ func AppendEncrypt(dst []byte, key *aead.FLE1, keyID [16]byte, a Algorithm, valu
 
 // Blob is a parsed FLE1 ciphertext blob. Its slices alias the parsed bytes.
 type Blob struct {
-	Subtype      byte      // SubtypeDeterministic or SubtypeRandom
-	KeyID        [16]byte  // UUID of the data key
-	OriginalType bson.Type // type of the encrypted value
-	AD           []byte    // associated data: the first 18 bytes
-	Ciphertext   []byte    // IV || AES-CBC ciphertext || tag
+	Subtype      fleblob.Subtype // FLE1DeterministicEncryptedValue or FLE1RandomEncryptedValue
+	KeyID        [16]byte        // UUID of the data key
+	OriginalType bson.Type       // type of the encrypted value
+	AD           []byte          // associated data: the first 18 bytes
+	Ciphertext   []byte          // IV || AES-CBC ciphertext || tag
 }
 
 // minBlobLen is the least a blob can be, as libmongocrypt parses it: subtype, key UUID,
@@ -149,11 +149,12 @@ func Parse(b []byte) (Blob, error) {
 	if len(b) < minBlobLen {
 		return Blob{}, fmt.Errorf("malformed ciphertext, too small: %d bytes", len(b))
 	}
-	if b[0] != SubtypeDeterministic && b[0] != SubtypeRandom {
+	st := fleblob.Subtype(b[0])
+	if st != fleblob.FLE1DeterministicEncryptedValue && st != fleblob.FLE1RandomEncryptedValue {
 		return Blob{}, fmt.Errorf("malformed ciphertext, expected blob subtype of 1 or 2, got %d", b[0])
 	}
 	var bl Blob
-	bl.Subtype = b[0]
+	bl.Subtype = st
 	copy(bl.KeyID[:], b[1:1+keyIDLen])
 	bl.OriginalType = bson.Type(b[1+keyIDLen])
 	bl.AD = b[:adLen]
@@ -220,7 +221,7 @@ type Placeholder struct {
 
 // ParsePlaceholder parses the data of a BinData subtype 6 whose first byte is 0.
 func ParsePlaceholder(b []byte) (*Placeholder, error) {
-	if len(b) == 0 || b[0] != SubtypePlaceholder {
+	if len(b) == 0 || fleblob.Subtype(b[0]) != fleblob.FLE1EncryptionPlaceholder {
 		return nil, errors.New("not an FLE1 placeholder (first byte must be 0)")
 	}
 	doc := bson.Raw(b[1:])

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 )
 
 func readExtJSONBlob(t testing.TB, path string) []byte {
@@ -69,7 +70,7 @@ func TestLibmongocryptBlobs(t *testing.T) {
 		if s, ok := v.StringValueOK(); !ok || s != "foo" {
 			t.Fatalf("%s: decrypted %v", name, v)
 		}
-		if bl.Subtype == SubtypeDeterministic {
+		if bl.Subtype == fleblob.FLE1DeterministicEncryptedValue {
 			again, err := Encrypt(k, bl.KeyID, Deterministic, v, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -115,7 +116,7 @@ func TestPlaceholderRefusals(t *testing.T) {
 		"extra":      {{Key: "a", Value: int32(1)}, {Key: "ki", Value: id}, {Key: "v", Value: 1}, {Key: "x", Value: 1}},
 	} {
 		raw, _ := bson.Marshal(doc)
-		if _, err := ParsePlaceholder(append([]byte{0}, raw...)); err == nil {
+		if _, err := ParsePlaceholder(append([]byte{byte(fleblob.FLE1EncryptionPlaceholder)}, raw...)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -223,7 +224,7 @@ func TestDecryptRefusals(t *testing.T) {
 	}
 	// A genuine ciphertext of bytes that are not a value of the stated type is refused.
 	var id [16]byte
-	ad := append([]byte{SubtypeRandom}, id[:]...)
+	ad := append([]byte{byte(fleblob.FLE1RandomEncryptedValue)}, id[:]...)
 	ad = append(ad, byte(bson.TypeString))
 	ct, _ := k.Encrypt(nil, make([]byte, 16), ad, []byte{9, 0, 0, 0, 'x', 0})
 	bl, _ := Parse(append(bytes.Clone(ad), ct...))

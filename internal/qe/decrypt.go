@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -43,7 +44,7 @@ const (
 
 // storedValue is a parsed value that a client can decrypt.
 type storedValue struct {
-	subtype   byte
+	subtype   fleblob.Subtype
 	keyID     KeyID  // S_KeyId for indexed values, the user key otherwise
 	valueType byte   // original BSON type
 	encrypted []byte // ServerEncryptedValue, InnerEncrypted, UEV ciphertext, or IUP ciphertext
@@ -56,10 +57,10 @@ func IsQE(blob []byte) bool {
 	if len(blob) == 0 {
 		return false
 	}
-	switch blob[0] {
-	case SubtypeInsertUpdatePayloadV1, SubtypeUnindexedValueV1, SubtypeIndexedEqualityValueV1,
-		SubtypeIndexedRangeValueV1, SubtypeInsertUpdatePayloadV2, SubtypeIndexedEqualityValueV2,
-		SubtypeIndexedRangeValueV2, SubtypeUnindexedValueV2, SubtypeIndexedTextValue:
+	switch fleblob.Subtype(blob[0]) {
+	case fleblob.FLE2InsertUpdatePayload, fleblob.FLE2UnindexedEncryptedValue, fleblob.FLE2IndexedEqualityEncryptedValue,
+		fleblob.FLE2IndexedRangeEncryptedValue, fleblob.FLE2InsertUpdatePayloadV2, fleblob.FLE2IndexedEqualityEncryptedValueV2,
+		fleblob.FLE2IndexedRangeEncryptedValueV2, fleblob.FLE2UnindexedEncryptedValueV2, fleblob.FLE2IndexedTextEncryptedValue:
 		return true
 	}
 	return false
@@ -68,8 +69,8 @@ func IsQE(blob []byte) bool {
 // indexed reports whether the value is encrypted twice (S_Key outside, K_Key inside).
 func (s *storedValue) indexed() bool {
 	switch s.subtype {
-	case SubtypeIndexedEqualityValueV1, SubtypeIndexedRangeValueV1, SubtypeIndexedEqualityValueV2,
-		SubtypeIndexedRangeValueV2, SubtypeIndexedTextValue:
+	case fleblob.FLE2IndexedEqualityEncryptedValue, fleblob.FLE2IndexedRangeEncryptedValue, fleblob.FLE2IndexedEqualityEncryptedValueV2,
+		fleblob.FLE2IndexedRangeEncryptedValueV2, fleblob.FLE2IndexedTextEncryptedValue:
 		return true
 	}
 	return false
@@ -80,22 +81,22 @@ func parseStored(blob []byte) (*storedValue, error) {
 	if len(blob) == 0 {
 		return nil, errors.New("qe: empty encrypted value")
 	}
-	switch st := blob[0]; st {
-	case SubtypeIndexedEqualityValueV2, SubtypeIndexedRangeValueV2, SubtypeIndexedTextValue:
+	switch st := fleblob.Subtype(blob[0]); st {
+	case fleblob.FLE2IndexedEqualityEncryptedValueV2, fleblob.FLE2IndexedRangeEncryptedValueV2, fleblob.FLE2IndexedTextEncryptedValue:
 		return parseIndexedV2(blob)
-	case SubtypeIndexedEqualityValueV1, SubtypeIndexedRangeValueV1:
+	case fleblob.FLE2IndexedEqualityEncryptedValue, fleblob.FLE2IndexedRangeEncryptedValue:
 		if len(blob) < uevHeaderLen {
 			return nil, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
 		}
 		return &storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:]}, nil
-	case SubtypeUnindexedValueV1, SubtypeUnindexedValueV2:
+	case fleblob.FLE2UnindexedEncryptedValue, fleblob.FLE2UnindexedEncryptedValueV2:
 		if len(blob) < uevHeaderLen {
 			return nil, fmt.Errorf("qe: unindexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
 		}
 		return &storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:], aad: blob[:uevHeaderLen]}, nil
-	case SubtypeInsertUpdatePayloadV1, SubtypeInsertUpdatePayloadV2:
+	case fleblob.FLE2InsertUpdatePayload, fleblob.FLE2InsertUpdatePayloadV2:
 		return parseInsertPayloadForDecrypt(blob)
-	case SubtypePlaceholder, SubtypeFLE1Placeholder:
+	case fleblob.FLE2EncryptionPlaceholder, fleblob.FLE1EncryptionPlaceholder:
 		return nil, fmt.Errorf("qe: cannot decrypt a placeholder (subtype %d)", st)
 	default:
 		return nil, fmt.Errorf("qe: blob subtype %d is not a decryptable Queryable Encryption value", st)
@@ -104,7 +105,7 @@ func parseStored(blob []byte) (*storedValue, error) {
 
 // parseIndexedV2 parses subtypes 14, 15 and 17.
 func parseIndexedV2(blob []byte) (*storedValue, error) {
-	st := blob[0]
+	st := fleblob.Subtype(blob[0])
 	rest := blob[1:]
 	if len(rest) < uuidLen+1 {
 		return nil, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
@@ -113,7 +114,7 @@ func parseIndexedV2(blob []byte) (*storedValue, error) {
 	rest = rest[uuidLen+1:]
 	edges := uint64(1)
 	switch st {
-	case SubtypeIndexedRangeValueV2:
+	case fleblob.FLE2IndexedRangeEncryptedValueV2:
 		if len(rest) < 1 {
 			return nil, errors.New("qe: range encrypted value truncated before edge count")
 		}
@@ -121,7 +122,7 @@ func parseIndexedV2(blob []byte) (*storedValue, error) {
 			return nil, errors.New("qe: range encrypted value has edge count 0")
 		}
 		edges, rest = uint64(rest[0]), rest[1:]
-	case SubtypeIndexedTextValue:
+	case fleblob.FLE2IndexedTextEncryptedValue:
 		if len(rest) < 12 {
 			return nil, errors.New("qe: text encrypted value truncated before tag counts")
 		}
@@ -144,10 +145,10 @@ func parseIndexedV2(blob []byte) (*storedValue, error) {
 // parseInsertPayloadForDecrypt reads "t" and "v" of an FLE2InsertUpdatePayload (v1 or v2)
 // after checking the document as libmongocrypt's parsers do.
 func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
-	st := blob[0]
+	st := fleblob.Subtype(blob[0])
 	what := "FLE2InsertUpdatePayloadV2"
 	required := []string{"d", "s", "p", "u", "t", "v", "e", "l", "k"}
-	if st == SubtypeInsertUpdatePayloadV1 {
+	if st == fleblob.FLE2InsertUpdatePayload {
 		what = "FLE2InsertUpdatePayload"
 		required = []string{"d", "s", "c", "p", "u", "t", "v", "e"}
 	}
@@ -163,7 +164,7 @@ func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
 	for _, k := range required {
 		known[k] = true
 	}
-	if st == SubtypeInsertUpdatePayloadV2 {
+	if st == fleblob.FLE2InsertUpdatePayloadV2 {
 		for _, k := range []string{"sp", "pn", "tf", "mn", "mx"} {
 			known[k] = true
 		}
@@ -283,7 +284,7 @@ func (s *storedValue) openEnvelope(keys KeyFunc) (KeyID, []byte, error) {
 	if err != nil {
 		return KeyID{}, nil, fmt.Errorf("qe: decrypting server envelope (subtype %d): %w", s.subtype, err)
 	}
-	if s.subtype == SubtypeIndexedEqualityValueV1 || s.subtype == SubtypeIndexedRangeValueV1 {
+	if s.subtype == fleblob.FLE2IndexedEqualityEncryptedValue || s.subtype == fleblob.FLE2IndexedRangeEncryptedValue {
 		// length (8) || K_KeyId (16) || ClientEncryptedValue (length - 16) || ...
 		if len(inner) < 8+uuidLen {
 			return KeyID{}, nil, fmt.Errorf("qe: indexed encrypted value v1: inner value too short: %d bytes", len(inner))
@@ -323,7 +324,7 @@ func Decrypt(blob []byte, keys KeyFunc) (bson.RawValue, error) {
 	}
 	newAEAD := aead.NewFLE2v2AEAD
 	switch s.subtype {
-	case SubtypeInsertUpdatePayloadV1, SubtypeUnindexedValueV1, SubtypeIndexedEqualityValueV1, SubtypeIndexedRangeValueV1:
+	case fleblob.FLE2InsertUpdatePayload, fleblob.FLE2UnindexedEncryptedValue, fleblob.FLE2IndexedEqualityEncryptedValue, fleblob.FLE2IndexedRangeEncryptedValue:
 		newAEAD = aead.NewFLE2AEAD
 	}
 	a, err := newAEAD(k)

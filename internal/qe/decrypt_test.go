@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -69,7 +70,7 @@ func (v ievVector) keys(t testing.TB) KeyFunc {
 // _mc_fle2_iev_v2_test_serialize_payload of libmongocrypt), with iv used for both layers.
 func buildIEVv2(t testing.TB, v ievVector, iv []byte) []byte {
 	t.Helper()
-	subtype := map[string]byte{"equality": SubtypeIndexedEqualityValueV2, "range": SubtypeIndexedRangeValueV2, "text": SubtypeIndexedTextValue}[v.Type]
+	subtype := map[string]fleblob.Subtype{"equality": fleblob.FLE2IndexedEqualityEncryptedValueV2, "range": fleblob.FLE2IndexedRangeEncryptedValueV2, "text": fleblob.FLE2IndexedTextEncryptedValue}[v.Type]
 	kKeyID := mustHex(t, v.KKeyID)
 	k, err := aead.NewFLE2v2AEAD(mustHex(t, v.KKey))
 	if err != nil {
@@ -85,12 +86,12 @@ func buildIEVv2(t testing.TB, v ievVector, iv []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := append([]byte{subtype}, mustHex(t, v.SKeyID)...)
+	out := append([]byte{byte(subtype)}, mustHex(t, v.SKeyID)...)
 	out = append(out, byte(v.BSONValueType))
 	switch subtype {
-	case SubtypeIndexedRangeValueV2:
+	case fleblob.FLE2IndexedRangeEncryptedValueV2:
 		out = append(out, byte(len(v.Metadata)))
-	case SubtypeIndexedTextValue:
+	case fleblob.FLE2IndexedTextEncryptedValue:
 		out = binary.LittleEndian.AppendUint32(out, uint32(len(v.Metadata)))
 		out = binary.LittleEndian.AppendUint32(out, v.SubstrTagCount)
 		out = binary.LittleEndian.AppendUint32(out, v.SuffixTagCount)
@@ -386,7 +387,7 @@ func TestInsertPayloadParseErrors(t *testing.T) {
 				b.AppendValue(e.Key(), e.Value())
 			}
 		}
-		return append([]byte{SubtypeInsertUpdatePayloadV2}, b.Build()...)
+		return append([]byte{byte(fleblob.FLE2InsertUpdatePayloadV2)}, b.Build()...)
 	}
 	cases := []struct {
 		blob []byte

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -80,7 +81,7 @@ func runAutoCase(t *testing.T, c autoCase) int {
 	keys := testKeys(t)
 	n := 0
 	for _, b := range encryptedBlobList(reply) {
-		if len(b.data) == 0 || b.data[0] != SubtypePlaceholder {
+		if len(b.data) == 0 || fleblob.Subtype(b.data[0]) != fleblob.FLE2EncryptionPlaceholder {
 			continue
 		}
 		path := strings.TrimPrefix(b.path, "result.")

@@ -1,6 +1,7 @@
 package qe
 
 import (
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -14,7 +15,7 @@ type findEqualityPayload struct {
 }
 
 func (p *findEqualityPayload) marshal() []byte {
-	idx, doc := bsoncore.AppendDocumentStart([]byte{SubtypeFindEqualityPayloadV2})
+	idx, doc := bsoncore.AppendDocumentStart([]byte{byte(fleblob.FLE2FindEqualityPayloadV2)})
 	doc = bsoncore.AppendBinaryElement(doc, "d", binaryGeneric, p.tokens.edc[:])
 	doc = bsoncore.AppendBinaryElement(doc, "s", binaryGeneric, p.tokens.esc[:])
 	doc = bsoncore.AppendBinaryElement(doc, "l", binaryGeneric, p.tokens.server[:])

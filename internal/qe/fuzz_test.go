@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe/text"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -49,9 +50,9 @@ func FuzzPlaceholderEncrypt(f *testing.F) {
 		if len(out) == 0 {
 			t.Fatal("empty payload")
 		}
-		switch out[0] {
-		case SubtypeUnindexedValueV2:
-		case SubtypeInsertUpdatePayloadV2, SubtypeFindEqualityPayloadV2, SubtypeFindRangePayloadV2, SubtypeFindTextPayload:
+		switch fleblob.Subtype(out[0]) {
+		case fleblob.FLE2UnindexedEncryptedValueV2:
+		case fleblob.FLE2InsertUpdatePayloadV2, fleblob.FLE2FindEqualityPayloadV2, fleblob.FLE2FindRangePayloadV2, fleblob.FLE2FindTextPayload:
 			if err := validateDocument(out[1:]); err != nil {
 				t.Fatalf("payload subtype %d is not valid BSON: %v", out[0], err)
 			}
@@ -109,7 +110,7 @@ func FuzzEncryptExpression(f *testing.F) {
 			t.Fatalf("%d payloads", len(blobs))
 		}
 		for _, b := range blobs {
-			if b.data[0] != SubtypeFindRangePayloadV2 {
+			if fleblob.Subtype(b.data[0]) != fleblob.FLE2FindRangePayloadV2 {
 				t.Fatalf("payload subtype %d", b.data[0])
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -103,7 +104,7 @@ func (p *insertPayload) marshal() []byte {
 		sets += 1 + len(p.text.substrings) + len(p.text.suffixes) + len(p.text.prefixes)
 	}
 	idx, doc := bsoncore.AppendDocumentStart(make([]byte, 1, 512+len(p.value)+sets*tokenSetSize))
-	doc[0] = SubtypeInsertUpdatePayloadV2
+	doc[0] = byte(fleblob.FLE2InsertUpdatePayloadV2)
 	doc = bsoncore.AppendBinaryElement(doc, "d", binaryGeneric, p.edc[:])
 	doc = bsoncore.AppendBinaryElement(doc, "s", binaryGeneric, p.esc[:])
 	doc = bsoncore.AppendBinaryElement(doc, "p", binaryGeneric, p.encryptedTokens)

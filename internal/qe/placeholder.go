@@ -3,40 +3,22 @@ package qe
 import (
 	"fmt"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
-// FLE blob subtypes: the first byte of the data of a BSON binary of subtype 6.
 const (
-	SubtypeFLE1Placeholder        byte = 0
-	SubtypeFLE1Deterministic      byte = 1
-	SubtypeFLE1Random             byte = 2
-	SubtypePlaceholder            byte = 3     // FLE2EncryptionPlaceholder
-	SubtypeInsertUpdatePayloadV1  byte = 4     // FLE2InsertUpdatePayload (v1, decrypt only)
-	SubtypeFindEqualityPayloadV1  byte = 5     // FLE2FindEqualityPayload (v1, not produced)
-	SubtypeUnindexedValueV1       byte = 6     // FLE2UnindexedEncryptedValue (v1, decrypt only)
-	SubtypeIndexedEqualityValueV1 byte = 7     // FLE2IndexedEqualityEncryptedValue (v1, decrypt only)
-	SubtypeIndexedRangeValueV1    byte = 9     // FLE2IndexedRangeEncryptedValue (v1, decrypt only)
-	SubtypeFindRangePayloadV1     byte = 10    // FLE2FindRangePayload (v1, not produced)
-	SubtypeInsertUpdatePayloadV2  byte = 11    // FLE2InsertUpdatePayloadV2
-	SubtypeFindEqualityPayloadV2  byte = 12    // FLE2FindEqualityPayloadV2
-	SubtypeFindRangePayloadV2     byte = 13    // FLE2FindRangePayloadV2
-	SubtypeIndexedEqualityValueV2 byte = 14    // FLE2IndexedEqualityEncryptedValueV2
-	SubtypeIndexedRangeValueV2    byte = 15    // FLE2IndexedRangeEncryptedValueV2
-	SubtypeUnindexedValueV2       byte = 16    // FLE2UnindexedEncryptedValueV2
-	SubtypeIndexedTextValue       byte = 17    // FLE2IndexedTextEncryptedValue
-	SubtypeFindTextPayload        byte = 18    // FLE2FindTextPayload
-	minPlaceholderLen                  = 1 + 5 // subtype byte and an empty document
-	placeholderErrPrefix               = "FLE2EncryptionPlaceholder"
-	maxContentionFactorExclusive       = int64(^uint64(0) >> 1) // INT64_MAX is refused
-	placeholderFieldType               = "t"
-	placeholderFieldAlgorithm          = "a"
-	placeholderFieldIndexKey           = "ki"
-	placeholderFieldUserKey            = "ku"
-	placeholderFieldValue              = "v"
-	placeholderFieldContention         = "cm"
-	placeholderFieldSparsity           = "s"
+	minPlaceholderLen            = 1 + 5 // subtype byte and an empty document
+	placeholderErrPrefix         = "FLE2EncryptionPlaceholder"
+	maxContentionFactorExclusive = int64(^uint64(0) >> 1) // INT64_MAX is refused
+	placeholderFieldType         = "t"
+	placeholderFieldAlgorithm    = "a"
+	placeholderFieldIndexKey     = "ki"
+	placeholderFieldUserKey      = "ku"
+	placeholderFieldValue        = "v"
+	placeholderFieldContention   = "cm"
+	placeholderFieldSparsity     = "s"
 )
 
 // PlaceholderType says whether a placeholder stands for a value to store or to query.
@@ -86,8 +68,8 @@ func ParsePlaceholder(blob []byte) (*Placeholder, error) {
 	if len(blob) < minPlaceholderLen {
 		return nil, fmt.Errorf("qe: invalid placeholder: %d bytes, need at least %d", len(blob), minPlaceholderLen)
 	}
-	if blob[0] != SubtypePlaceholder {
-		return nil, fmt.Errorf("qe: invalid placeholder: blob subtype %d, want %d", blob[0], SubtypePlaceholder)
+	if fleblob.Subtype(blob[0]) != fleblob.FLE2EncryptionPlaceholder {
+		return nil, fmt.Errorf("qe: invalid placeholder: blob subtype %d, want %d", blob[0], fleblob.FLE2EncryptionPlaceholder)
 	}
 	doc := bsoncore.Document(blob[1:])
 	if err := validateDocument(doc); err != nil {
@@ -201,7 +183,7 @@ func (p *Placeholder) KeyIDs() []KeyID {
 // Bytes returns the placeholder serialized as the data of a BSON binary of subtype 6, fields
 // in the order query analysis writes them; "s" is written for range placeholders only.
 func (p *Placeholder) Bytes() []byte {
-	idx, doc := bsoncore.AppendDocumentStart([]byte{SubtypePlaceholder})
+	idx, doc := bsoncore.AppendDocumentStart([]byte{byte(fleblob.FLE2EncryptionPlaceholder)})
 	doc = bsoncore.AppendInt32Element(doc, placeholderFieldType, int32(p.Type))
 	doc = bsoncore.AppendInt32Element(doc, placeholderFieldAlgorithm, int32(p.Algorithm))
 	doc = bsoncore.AppendBinaryElement(doc, placeholderFieldIndexKey, binaryUUID, p.IndexKeyID[:])

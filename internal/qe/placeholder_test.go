@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -21,7 +22,7 @@ func replyPlaceholders(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
 	for _, f := range files {
 		for path, blob := range encryptedBlobs(bsoncore.Document(readExtJSON(t, f))) {
-			if len(blob) > 0 && blob[0] == SubtypePlaceholder {
+			if len(blob) > 0 && fleblob.Subtype(blob[0]) == fleblob.FLE2EncryptionPlaceholder {
 				out[filepath.Dir(f)+":"+path] = blob
 			}
 		}
@@ -62,7 +63,7 @@ func TestParsePlaceholderReplies(t *testing.T) {
 
 func placeholderDoc(t testing.TB, fields string) []byte {
 	t.Helper()
-	return append([]byte{SubtypePlaceholder}, extJSON(t, fields)...)
+	return append([]byte{byte(fleblob.FLE2EncryptionPlaceholder)}, extJSON(t, fields)...)
 }
 
 func TestParsePlaceholderErrors(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe/rangeenc"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -296,7 +297,7 @@ type findRangePayload struct {
 
 func (p *findRangePayload) marshal() []byte {
 	idx, doc := bsoncore.AppendDocumentStart(make([]byte, 1, 128+len(p.edges)*120))
-	doc[0] = SubtypeFindRangePayloadV2
+	doc[0] = byte(fleblob.FLE2FindRangePayloadV2)
 	if p.hasPayload {
 		pidx, d := bsoncore.AppendDocumentElementStart(doc, "payload")
 		d = appendTokenSets(d, "g", p.edges)

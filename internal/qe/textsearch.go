@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe/text"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -127,7 +128,7 @@ type findTextPayload struct {
 }
 
 func (p *findTextPayload) marshal() []byte {
-	idx, doc := bsoncore.AppendDocumentStart([]byte{SubtypeFindTextPayload})
+	idx, doc := bsoncore.AppendDocumentStart([]byte{byte(fleblob.FLE2FindTextPayload)})
 	tidx, d := bsoncore.AppendDocumentElementStart(doc, "ts")
 	set := tokenSet{edc: p.tokens.edc, esc: p.tokens.esc, server: p.tokens.server}
 	d = set.appendTo(d, p.kind)

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/aead"
+	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 )
 
 // FLE2UnindexedEncryptedValue (v1, subtype 6) and FLE2UnindexedEncryptedValueV2 (subtype 16):
@@ -31,7 +32,7 @@ func (p *Placeholder) encryptUnindexed(keys KeyFunc, rng io.Reader) ([]byte, err
 		return nil, err
 	}
 	out := make([]byte, 0, uevHeaderLen+a.CiphertextLen(len(v.Data)))
-	out = append(out, SubtypeUnindexedValueV2)
+	out = append(out, byte(fleblob.FLE2UnindexedEncryptedValueV2))
 	out = append(out, p.UserKeyID[:]...)
 	out = append(out, byte(v.Type))
 	out, err = a.Encrypt(out, iv, out[:uevHeaderLen], v.Data)
