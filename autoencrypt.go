@@ -26,6 +26,7 @@ type schemaSource struct {
 	schemaMap map[string]bson.Raw
 	meta      *mongo.Client // the client that runs listCollections
 	ttl       time.Duration
+	log       logger
 
 	mu    sync.Mutex
 	cache map[string]cachedSchema
@@ -37,13 +38,13 @@ type cachedSchema struct {
 	expires time.Time // zero: never
 }
 
-func marshalMap(m map[string]any, what string) (map[string]bson.Raw, error) {
+func marshalMap(codec bsonCodec, m map[string]any, what string) (map[string]bson.Raw, error) {
 	out := make(map[string]bson.Raw, len(m))
 	for ns, v := range m {
 		if _, _, ok := strings.Cut(ns, "."); !ok {
 			return nil, clientErr("%s: %q is not a namespace of the form <database>.<collection>", what, ns)
 		}
-		raw, err := marshalDoc(v, what+" entry "+ns)
+		raw, err := codec.marshal(v, what+" entry "+ns)
 		if err != nil {
 			return nil, err
 		}
@@ -81,8 +82,8 @@ func (s *schemaSource) schema(ctx context.Context, ns string) (analysis.Schema, 
 	return c.s, nil
 }
 
-// fetch reads the collection options of ns with listCollections.
-func (s *schemaSource) fetch(ctx context.Context, ns string) (cachedSchema, error) {
+// listCollection reads the collection options of ns with listCollections.
+func (s *schemaSource) listCollection(ctx context.Context, ns string) (cachedSchema, error) {
 	db, coll, _ := strings.Cut(ns, ".")
 	cur, err := s.meta.Database(db).ListCollections(ctx, bson.D{{Key: "name", Value: coll}})
 	if err != nil {
@@ -177,10 +178,10 @@ func (e *engine) resolveAltNames(ctx context.Context, ef bson.Raw) (bson.Raw, er
 	return bson.Raw(out.Build()), nil
 }
 
-// encryptCommand is automatic encryption of one command: query analysis marks the values to
+// analyzeCommand is automatic encryption of one command: query analysis marks the values to
 // encrypt with placeholders, which are then encrypted, with one key vault query for all their
 // keys.
-func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
+func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
 	name, err := commandName(cmd)
 	if err != nil {
 		return nil, err

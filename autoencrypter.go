@@ -3,6 +3,8 @@ package mongocrypt
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sort"
 	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -34,9 +36,25 @@ type AutoEncrypter struct {
 //
 // ExtraOptions are accepted for compatibility and have no effect: query analysis runs in this
 // process, so there is no mongocryptd to spawn (mongocryptdURI, mongocryptdBypassSpawn,
-// mongocryptdSpawnPath, mongocryptdSpawnArgs) and no crypt_shared library to load
-// (cryptSharedLibPath, cryptSharedLibRequired).
-func NewAutoEncrypter(clientOpts *options.ClientOptions) (_ *AutoEncrypter, err error) {
+// mongocryptdPath, mongocryptdSpawnPath, mongocryptdSpawnArgs) and no crypt_shared library to
+// load (cryptSharedLibPath, which must be a string, as in the driver). cryptSharedLibRequired
+// must be a bool; true is refused, as the driver refuses it when it loaded no crypt_shared:
+// this package loads none, and needs none. Other keys are ignored, as the driver ignores them
+// (with a record at Warn for a [Config] with a Logger).
+//
+// As in the driver, a negative KeyExpiration keeps data keys cached until Close, like 0; TLSConfig
+// entries of KMS providers that KmsProviders does not name are ignored; an
+// AWSCredentialsProvider needs an empty "aws" KMS provider (on-demand credentials); SchemaMap,
+// EncryptedFieldsMap and KmsProviders are encoded with the Registry and BSONOptions of
+// clientOpts.
+//
+// It is the method of the zero [Config]: nothing is logged.
+func NewAutoEncrypter(clientOpts *options.ClientOptions) (*AutoEncrypter, error) {
+	return Config{}.NewAutoEncrypter(clientOpts)
+}
+
+// NewAutoEncrypter is [NewAutoEncrypter] with the settings of cfg: its records go to cfg.Logger.
+func (cfg Config) NewAutoEncrypter(clientOpts *options.ClientOptions) (_ *AutoEncrypter, err error) {
 	defer classifyErr(&err)
 	if clientOpts == nil || clientOpts.AutoEncryptionOptions == nil {
 		return nil, clientErr("the client options have no AutoEncryptionOptions")
@@ -46,14 +64,16 @@ func NewAutoEncrypter(clientOpts *options.ClientOptions) (_ *AutoEncrypter, err 
 		bypass:              ae.BypassAutoEncryption != nil && *ae.BypassAutoEncryption,
 		bypassQueryAnalysis: ae.BypassQueryAnalysis != nil && *ae.BypassQueryAnalysis,
 	}
-	if err := checkExtraOptions(ae.ExtraOptions); err != nil {
+	log := newLogger(cfg.Logger)
+	if err := checkExtraOptions(log, ae.ExtraOptions); err != nil {
 		return nil, err
 	}
-	schemaMap, err := marshalMap(ae.SchemaMap, "schemaMap")
+	codec := clientCodec(clientOpts)
+	schemaMap, err := marshalMap(codec, ae.SchemaMap, "schemaMap")
 	if err != nil {
 		return nil, err
 	}
-	efMap, err := marshalMap(ae.EncryptedFieldsMap, "encryptedFieldsMap")
+	efMap, err := marshalMap(codec, ae.EncryptedFieldsMap, "encryptedFieldsMap")
 	if err != nil {
 		return nil, err
 	}
@@ -77,25 +97,56 @@ func NewAutoEncrypter(clientOpts *options.ClientOptions) (_ *AutoEncrypter, err 
 		httpClient:        ae.HTTPClient,
 		keyExpiration:     ae.KeyExpiration,
 		awsCreds:          ae.AWSCredentialsProvider,
+		codec:             codec,
+		kmsCodec:          codec,
+		log:               log,
 	})
 	if err != nil {
 		_ = a.Close(context.Background())
 		return nil, err
 	}
-	a.schemas = &schemaSource{efMap: efMap, schemaMap: schemaMap, meta: internal, ttl: keyvault.DefaultExpiration, cache: map[string]cachedSchema{}}
+	a.schemas = &schemaSource{efMap: efMap, schemaMap: schemaMap, meta: internal, ttl: keyvault.DefaultExpiration, cache: map[string]cachedSchema{}, log: log}
+	log.log(context.Background(), slog.LevelInfo, "auto encryption ready", slog.String("key_vault", ae.KeyVaultNamespace),
+		slog.Any("kms_providers", providerNames(ae.KmsProviders)), expirationAttr(a.e.cacheTTL),
+		slog.Bool("bypass_auto_encryption", a.bypass), slog.Bool("bypass_query_analysis", a.bypassQueryAnalysis))
 	return a, nil
 }
 
-// checkExtraOptions accepts the extra options of the driver: they configure mongocryptd and
-// crypt_shared, which this module does not use.
-func checkExtraOptions(extra map[string]any) error {
+// checkExtraOptions checks the extra options of the driver, which configure mongocryptd and
+// crypt_shared: this module uses neither. The driver checks the types of cryptSharedLibPath
+// and cryptSharedLibRequired and refuses cryptSharedLibRequired when it loaded no crypt_shared
+// (mongo/client.go, newMongoCrypt); it reads no other key than those below.
+func checkExtraOptions(log logger, extra map[string]any) error {
+	keys := make([]string, 0, len(extra))
 	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := extra[k]
 		switch k {
-		case "mongocryptdURI", "mongocryptdBypassSpawn", "mongocryptdSpawnPath", "mongocryptdSpawnArgs",
-			"cryptSharedLibPath", "cryptSharedLibRequired", "__cryptSharedLibDisabledForTestOnly":
+		case "cryptSharedLibPath":
+			if _, ok := v.(string); !ok {
+				return clientErr(`expected AutoEncryption extra option "cryptSharedLibPath" to be a string, but is a %T`, v)
+			}
+		case "cryptSharedLibRequired":
+			b, ok := v.(bool)
+			if !ok {
+				return clientErr(`expected AutoEncryption extra option "cryptSharedLibRequired" to be a bool, but is a %T`, v)
+			}
+			if b {
+				return clientErr(`AutoEncryption extra option "cryptSharedLibRequired" is true, but no crypt_shared library is loaded: ` +
+					`this package needs none (query analysis is built in), so the requirement cannot be met; leave the option out`)
+			}
+		case "mongocryptdURI", "mongocryptdBypassSpawn", "mongocryptdPath", "mongocryptdSpawnPath", "mongocryptdSpawnArgs",
+			"__cryptSharedLibDisabledForTestOnly":
 		default:
-			return clientErr("unknown extra option %q", k)
+			log.log(context.Background(), slog.LevelWarn, "extra option ignored", slog.String("option", k),
+				slog.String("reason", "not an option of the driver"))
+			continue
 		}
+		log.log(context.Background(), slog.LevelDebug, "extra option has no effect", slog.String("option", k),
+			slog.String("reason", "no mongocryptd or crypt_shared is used: query analysis is built in"))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -31,8 +32,20 @@ var ErrClientDisconnected = mongo.ErrClientDisconnected
 
 // NewClientEncryption returns a ClientEncryption whose key vault is read and written through
 // keyVaultClient. The options are the driver's: KeyVaultNamespace ("db.coll"), KmsProviders,
-// TLSConfig, HTTPClient, KeyExpiration and AWSCredentialsProvider.
-func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (_ *ClientEncryption, err error) {
+// TLSConfig, HTTPClient, KeyExpiration and AWSCredentialsProvider. As in the driver, a negative
+// KeyExpiration keeps data keys cached until Close, like 0; TLSConfig entries of KMS providers
+// that KmsProviders does not name are ignored; an AWSCredentialsProvider needs an empty "aws"
+// KMS provider (on-demand credentials); masterKey documents and RewrapManyDataKey filters are
+// encoded with the Registry and BSONOptions of keyVaultClient.
+//
+// It is the method of the zero [Config]: nothing is logged.
+func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (*ClientEncryption, error) {
+	return Config{}.NewClientEncryption(keyVaultClient, opts...)
+}
+
+// NewClientEncryption is [NewClientEncryption] with the settings of cfg: its records go to
+// cfg.Logger.
+func (cfg Config) NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[options.ClientEncryptionOptions]) (_ *ClientEncryption, err error) {
 	defer classifyErr(&err)
 	if keyVaultClient == nil {
 		return nil, clientErr("keyVaultClient must not be nil")
@@ -48,10 +61,14 @@ func NewClientEncryption(keyVaultClient *mongo.Client, opts ...options.Lister[op
 		httpClient:        args.HTTPClient,
 		keyExpiration:     args.KeyExpiration,
 		awsCreds:          args.AWSCredentialsProvider,
+		codec:             codecOf(keyVaultClient),
+		log:               newLogger(cfg.Logger),
 	})
 	if err != nil {
 		return nil, err
 	}
+	e.log.log(context.Background(), slog.LevelInfo, "client encryption ready", slog.String("key_vault", args.KeyVaultNamespace),
+		slog.Any("kms_providers", providerNames(args.KmsProviders)), expirationAttr(e.cacheTTL))
 	return &ClientEncryption{e: e, keyVaultClient: keyVaultClient}, nil
 }
 
@@ -75,22 +92,10 @@ func (ce *ClientEncryption) Close(ctx context.Context) error {
 	return nil
 }
 
-// marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...).
+// marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...) as
+// bson.Marshal does, for the options the driver encodes with its default registry.
 func marshalDoc(v any, what string) (bson.Raw, error) {
-	if v == nil {
-		return nil, nil
-	}
-	if r, ok := v.(bson.Raw); ok {
-		if err := r.Validate(); err != nil {
-			return nil, clientErr("%s is not a valid BSON document: %w", what, err)
-		}
-		return r, nil
-	}
-	b, err := bson.Marshal(v)
-	if err != nil {
-		return nil, clientErr("%s cannot be encoded as a BSON document: %w", what, err)
-	}
-	return b, nil
+	return bsonCodec{}.marshal(v, what)
 }
 
 // checkMasterKeyProvider refuses a masterKey whose "provider" names another provider than the
@@ -122,6 +127,7 @@ func (ce *ClientEncryption) CreateDataKey(ctx context.Context, kmsProvider strin
 	if err != nil {
 		return bson.Binary{}, err
 	}
+	start := time.Now()
 	doc, id, err := ce.e.newKeyDocument(ctx, kmsProvider, args)
 	if err != nil {
 		return bson.Binary{}, err
@@ -129,6 +135,8 @@ func (ce *ClientEncryption) CreateDataKey(ctx context.Context, kmsProvider strin
 	if err := ce.e.insertKey(ctx, doc, args.KeyAltNames); err != nil {
 		return bson.Binary{}, err
 	}
+	ce.e.log.log(ctx, slog.LevelInfo, "data key created", keyIDAttr(id), slog.String("kms_provider", kmsProvider),
+		slog.Int("key_alt_names", len(args.KeyAltNames)), durationSince(start))
 	return bson.Binary{Subtype: 4, Data: id[:]}, nil
 }
 
@@ -140,7 +148,7 @@ func (e *engine) newKeyDocument(ctx context.Context, kmsProvider string, args *o
 	if err != nil {
 		return nil, id, &Error{Code: CodeClient, Err: err}
 	}
-	masterKey, err := marshalDoc(args.MasterKey, "masterKey")
+	masterKey, err := e.codec.marshal(args.MasterKey, "masterKey")
 	if err != nil {
 		return nil, id, err
 	}
@@ -163,8 +171,10 @@ func (e *engine) newKeyDocument(ctx context.Context, kmsProvider string, args *o
 	} else if len(dek) != kms.DataKeyLen {
 		return nil, id, clientErr("keyMaterial must be %d bytes, got %d", kms.DataKeyLen, len(dek))
 	}
+	start := time.Now()
 	material, stored, err := p.Wrap(ctx, masterKey, dek)
 	if err != nil {
+		e.log.kms(ctx, "KMS encrypt", id, kmsProvider, start, err)
 		return nil, id, wrapKMS(err)
 	}
 	if _, err := io.ReadFull(e.rng, id[:]); err != nil {
@@ -172,6 +182,7 @@ func (e *engine) newKeyDocument(ctx context.Context, kmsProvider string, args *o
 	}
 	id[6] = id[6]&0x0f | 0x40 // UUID version 4
 	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	e.log.kms(ctx, "KMS encrypt", id, kmsProvider, start, nil)
 	now := bson.NewDateTimeFromTime(time.Now())
 	doc := bson.D{{Key: "_id", Value: bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)}}}
 	if len(args.KeyAltNames) > 0 {
@@ -420,11 +431,11 @@ func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, o
 	if filter == nil {
 		return nil, clientErr("the filter must not be nil; use bson.D{} to match every key")
 	}
-	f, err := marshalDoc(filter, "filter")
+	f, err := ce.e.codec.marshal(filter, "filter")
 	if err != nil {
 		return nil, err
 	}
-	newMaster, err := marshalDoc(args.MasterKey, "masterKey")
+	newMaster, err := ce.e.codec.marshal(args.MasterKey, "masterKey")
 	if err != nil {
 		return nil, err
 	}
@@ -447,6 +458,7 @@ func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, o
 	if len(docs) == 0 {
 		return &mongo.RewrapManyDataKeyResult{}, nil
 	}
+	start := time.Now()
 	models := make([]mongo.WriteModel, len(docs))
 	err = forEachKey(len(docs), func(i int) (err error) {
 		models[i], err = ce.e.rewrapOne(ctx, docs[i], target, newMaster)
@@ -469,6 +481,12 @@ func (ce *ClientEncryption) RewrapManyDataKey(ctx context.Context, filter any, o
 				Err:     &KeyVaultError{Op: "update", Err: err}}
 		}
 	}
+	targetName := "" // each key's own
+	if args.Provider != nil {
+		targetName = *args.Provider
+	}
+	ce.e.log.log(ctx, slog.LevelInfo, "data keys rewrapped", slog.Int("keys", len(models)),
+		slog.String("kms_provider", targetName), durationSince(start))
 	return &mongo.RewrapManyDataKeyResult{BulkWriteResult: total}, nil
 }
 
@@ -494,7 +512,9 @@ func (e *engine) rewrapOne(ctx context.Context, doc bson.Raw, target kms.Provide
 		}
 		master = k.MasterKey
 	}
+	start := time.Now()
 	material, stored, err := target.Wrap(ctx, master, dk.raw)
+	e.log.kms(ctx, "KMS encrypt", k.ID, target.Name(), start, err)
 	if err != nil {
 		return nil, withMessage(wrapKMS(err), "rewrapping key "+uuidString(k.ID))
 	}

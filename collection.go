@@ -37,7 +37,8 @@ func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *m
 	if args.EncryptedFields == nil {
 		return nil, nil, clientErr("the create collection options have no encryptedFields")
 	}
-	raw, err := marshalDoc(args.EncryptedFields, "encryptedFields")
+	// Encoded with the database's Registry and BSONOptions, as the driver does.
+	raw, err := codecOf(db).marshal(args.EncryptedFields, "encryptedFields")
 	if err != nil {
 		return nil, nil, err
 	}

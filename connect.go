@@ -20,12 +20,20 @@ import (
 //
 // The Crypt hook (x/mongo/driver/xoptions) is experimental in the driver: this module pins the
 // driver version it is tested with.
+//
+// It is the method of the zero [Config]: nothing is logged.
 func Connect(opts ...*options.ClientOptions) (*mongo.Client, error) {
+	return Config{}.Connect(opts...)
+}
+
+// Connect is [Connect] with the settings of cfg: the records of the client's automatic
+// encryption go to cfg.Logger.
+func (cfg Config) Connect(opts ...*options.ClientOptions) (*mongo.Client, error) {
 	merged := options.MergeClientOptions(opts...)
 	if merged.AutoEncryptionOptions == nil {
 		return mongo.Connect(opts...)
 	}
-	a, err := NewAutoEncrypter(merged)
+	a, err := cfg.NewAutoEncrypter(merged)
 	if err != nil {
 		return nil, err
 	}

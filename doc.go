@@ -27,9 +27,10 @@
 // # Keys
 //
 // Data keys are cached after their first use for the keyExpiration of the options (60 s by
-// default; 0 keeps them until the ClientEncryption or client is closed). The status field of a
-// key document is informational, as the specification says: it does not stop a key from being
-// used (the specification's own corpus key has status 1).
+// default; 0, or as the driver reads it a negative keyExpiration, keeps them until the
+// ClientEncryption or client is closed). The status field of a key document is informational,
+// as the specification says: it does not stop a key from being used (the specification's own
+// corpus key has status 1).
 //
 // KeyAltNames are unique: a name that another key has is refused by CreateDataKey and
 // AddKeyAltName, with or without the unique index on keyAltNames that MongoDB recommends (the
@@ -67,5 +68,15 @@
 // BypassAutoEncryption sends every command as it is and still decrypts replies;
 // BypassQueryAnalysis skips analysis but still adds the encryptionInformation of Queryable
 // Encryption collections. ExtraOptions (mongocryptd and crypt_shared settings) are accepted and
-// have no effect.
+// have no effect, except cryptSharedLibRequired: true, which is refused (there is no
+// crypt_shared to require); unknown keys are ignored, as the driver ignores them.
+//
+// # Logging
+//
+// The driver's option types have no field for a logger, so a [Config] carries one: a
+// *slog.Logger, used by the ClientEncryption, AutoEncrypter or client that Config's methods
+// make, and by no other (there is no package-level logger). The records name key ids, KMS
+// providers, namespaces and commands, with the duration of key vault queries, KMS requests
+// and command analysis, and the cache hits and misses of data keys; they never hold a key,
+// key material, a credential, a keyAltName or a value. See [Config.Logger] for the list.
 package mongocrypt

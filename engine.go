@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,6 +34,8 @@ type engine struct {
 	cache    *keyvault.Cache[*dataKey]
 	cacheTTL time.Duration // keyExpiration; 0 never expires
 	rng      io.Reader
+	codec    bsonCodec // encodes the caller's masterKey and filter documents
+	log      logger
 	// noPipelineUpdates is set once the key vault's server refused an update pipeline.
 	noPipelineUpdates atomic.Bool
 	// findKeysHook, when not nil, replaces the key vault query of keys. Only tests set it: it
@@ -56,6 +59,9 @@ type engineConfig struct {
 	httpClient        *http.Client
 	keyExpiration     *time.Duration
 	awsCreds          options.AWSCredentialsProvider
+	codec             bsonCodec // the Registry and BSONOptions of the documents of the caller
+	kmsCodec          bsonCodec // that of kmsProviders
+	log               logger
 }
 
 // kmsEndpoints overrides the on-demand credential endpoints; tests set it.
@@ -66,27 +72,37 @@ func newEngine(kvClient *mongo.Client, c engineConfig) (*engine, error) {
 	if !ok || db == "" || coll == "" {
 		return nil, clientErr("the key vault namespace %q must be of the form <database>.<collection>", c.keyVaultNamespace)
 	}
+	// The driver gives each KMS request the TLS configuration of its provider, by name, and
+	// looks at no other (x/mongo/driver/crypt.go): options for a provider that is not
+	// configured are never used.
+	for name := range c.tls {
+		if _, ok := c.kmsProviders[name]; !ok {
+			c.log.log(context.Background(), slog.LevelWarn, "KMS TLS options ignored", slog.String("kms_provider", name),
+				slog.String("reason", "the KMS provider is not configured"))
+		}
+	}
 	set, err := providers.New(providers.Options{
 		KMSProviders:           c.kmsProviders,
 		TLS:                    c.tls,
 		HTTPClient:             c.httpClient,
 		AWSCredentialsProvider: c.awsCreds,
 		Endpoints:              kmsEndpoints,
+		Encode:                 func(v any) (bson.Raw, error) { return c.kmsCodec.marshal(v, "kmsProviders") },
 	})
 	if err != nil {
 		return nil, &Error{Code: CodeClient, Err: err}
 	}
 	ttl := keyvault.DefaultExpiration
 	if c.keyExpiration != nil {
-		if *c.keyExpiration < 0 {
-			return nil, clientErr("keyExpiration must not be negative, got %v", *c.keyExpiration)
-		}
-		ttl = *c.keyExpiration
+		// As the driver (x/mongo/driver/mongocrypt/mongocrypt.go, NewMongoCrypt): a
+		// keyExpiration <= 0 is libmongocrypt's 0, keys never expire.
+		ttl = max(*c.keyExpiration, 0)
 	}
 	kv := kvClient.Database(db).Collection(coll, options.Collection().
 		SetReadConcern(readconcern.Majority()).
 		SetWriteConcern(writeconcern.Majority()))
-	return &engine{kms: set, keyVault: kv, cache: keyvault.NewCache[*dataKey](ttl), cacheTTL: ttl, rng: rand.Reader}, nil
+	return &engine{kms: set, keyVault: kv, cache: keyvault.NewCache[*dataKey](ttl), cacheTTL: ttl, rng: rand.Reader,
+		codec: c.codec, log: c.log}, nil
 }
 
 // keyRequest names the data keys an operation needs.
@@ -155,20 +171,34 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	var missIDs []any
 	var missNames []string
 	var wanted keyRequest // the missing ids and names: what the key vault may answer with
+	debug := e.log.on(ctx, slog.LevelDebug)
 	for id := range req.ids {
 		if k, ok := e.cache.Get(id); ok {
 			ks.byID[id] = k
+			if debug {
+				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache hit", keyIDAttr(id))
+			}
 		} else {
 			missIDs = append(missIDs, bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)})
 			wanted.addID(id)
+			if debug {
+				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache miss", keyIDAttr(id))
+			}
 		}
 	}
 	for n := range req.names {
-		if k, _, ok := e.cache.GetByName(n); ok {
+		// keyAltNames are the application's names (often of people): they are not logged.
+		if k, id, ok := e.cache.GetByName(n); ok {
 			ks.byName[n] = k
+			if debug {
+				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache hit", keyIDAttr(id), slog.String("by", "keyAltName"))
+			}
 		} else {
 			missNames = append(missNames, n)
 			wanted.addName(n)
+			if debug {
+				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache miss", slog.String("by", "keyAltName"))
+			}
 		}
 	}
 	if len(missIDs) == 0 && len(missNames) == 0 {
@@ -191,7 +221,16 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	if e.findKeysHook != nil {
 		find = e.findKeysHook
 	}
+	start := time.Now()
 	docs, err := find(ctx, bson.D{{Key: "$or", Value: or}})
+	if debug {
+		attrs := []slog.Attr{keyIDsAttr("key_ids", missIDs), slog.Int("key_alt_names", len(missNames)),
+			slog.Int("found", len(docs)), durationSince(start)}
+		if err != nil {
+			attrs = append(attrs, errAttr(err))
+		}
+		e.log.l.LogAttrs(ctx, slog.LevelDebug, "key vault find", attrs...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +351,9 @@ func (e *engine) unwrap(ctx context.Context, k *keyvault.Key) (*dataKey, error) 
 	if err != nil {
 		return nil, &Error{Code: CodeKMS, Message: "key " + uuidString(k.ID), Err: err}
 	}
+	start := time.Now()
 	raw, err := p.Unwrap(ctx, k.MasterKey, k.KeyMaterial)
+	e.log.kms(ctx, "KMS decrypt", k.ID, k.Provider, start, err)
 	if err != nil {
 		return nil, wrapKMS(err)
 	}

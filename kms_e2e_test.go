@@ -1027,10 +1027,9 @@ func TestKMSConfigRefusals(t *testing.T) {
 			tls: map[string]*tls.Config{"aws": {InsecureSkipVerify: true}}, want: []string{`"aws"`, "InsecureSkipVerify"}},
 		{name: "insecure named kmip TLS", providers: map[string]map[string]any{"kmip:eu": kmipCreds, "local": {"key": localMasterKey}},
 			tls: map[string]*tls.Config{"kmip:eu": {InsecureSkipVerify: true}}, want: []string{`"kmip:eu"`, "InsecureSkipVerify"}},
-		{name: "TLS for a provider not configured", providers: map[string]map[string]any{"local": {"key": localMasterKey}},
-			tls: map[string]*tls.Config{"gcp": {}}, want: []string{`"gcp"`, "not configured"}},
+		// TLS options of a provider that is not configured are ignored: TestTLSConfigOfUnconfiguredProvider.
 		{name: "custom AWS credentials with an aws document", providers: map[string]map[string]any{"aws": awsCreds}, custom: true,
-			want: []string{"credentials provider"}},
+			want: []string{"custom AWS credential provider"}},
 		{name: "bad provider name", providers: map[string]map[string]any{"aws:a-b": awsCreds}, want: []string{`"aws:a-b"`}},
 	}
 	for _, c := range cases {

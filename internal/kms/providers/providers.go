@@ -4,6 +4,7 @@ package providers
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -40,14 +41,27 @@ type Options struct {
 	AWSCredentialsProvider options.AWSCredentialsProvider
 	// Endpoints overrides on-demand credential service endpoints (tests).
 	Endpoints map[string]string
+	// Encode encodes the credentials of a provider; nil is bson.Marshal.
+	Encode func(v any) (bson.Raw, error)
 }
 
-// New builds the providers named in o.KMSProviders.
+// ErrAWSCredentialsProvider is the driver's refusal of an AWS credentials provider without
+// on-demand AWS credentials (x/mongo/driver/mongocrypt/mongocrypt.go, NewMongoCrypt).
+var ErrAWSCredentialsProvider = errors.New("can only provide a custom AWS credential provider " +
+	"when the state machine is configured for automatic AWS credential fetching")
+
+// New builds the providers named in o.KMSProviders. TLS options of a provider that is not
+// configured are ignored, as the driver ignores them.
 func New(o Options) (*kms.Set, error) {
-	for name := range o.TLS {
-		if _, ok := o.KMSProviders[name]; !ok {
-			return nil, fmt.Errorf("TLS options given for KMS provider %q, which is not configured", name)
+	if o.AWSCredentialsProvider != nil {
+		// The driver's condition: kmsProviders has "aws" and it is an empty document.
+		if creds, ok := o.KMSProviders[kms.TypeAWS]; !ok || len(creds) != 0 {
+			return nil, fmt.Errorf("%w: an AWSCredentialsProvider needs the KMS provider \"aws\" with an empty document (on-demand credentials)", ErrAWSCredentialsProvider)
 		}
+	}
+	encode := o.Encode
+	if encode == nil {
+		encode = func(v any) (bson.Raw, error) { return bson.Marshal(v) }
 	}
 	names := make([]string, 0, len(o.KMSProviders))
 	for name := range o.KMSProviders {
@@ -64,7 +78,7 @@ func New(o Options) (*kms.Set, error) {
 		if sub != "" && len(creds) == 0 {
 			return nil, fmt.Errorf("KMS provider %q: a named provider needs credentials; on-demand credentials are only for unnamed providers", name)
 		}
-		raw, err := bson.Marshal(creds)
+		raw, err := encode(creds)
 		if err != nil {
 			return nil, fmt.Errorf("KMS provider %q: credentials cannot be encoded as BSON: %w", name, err)
 		}
@@ -77,14 +91,18 @@ func New(o Options) (*kms.Set, error) {
 				return nil, fmt.Errorf("KMS provider %q: %w", name, err)
 			}
 		}
-		p, err := c(kms.Config{
-			Name:                   name,
-			Credentials:            raw,
-			TLS:                    o.TLS[name],
-			HTTPClient:             o.HTTPClient,
-			AWSCredentialsProvider: o.AWSCredentialsProvider,
-			Endpoints:              o.Endpoints,
-		})
+		cfg := kms.Config{
+			Name:        name,
+			Credentials: raw,
+			TLS:         o.TLS[name],
+			HTTPClient:  o.HTTPClient,
+			Endpoints:   o.Endpoints,
+		}
+		if name == kms.TypeAWS {
+			// The driver gives the provider to the unnamed aws provider only.
+			cfg.AWSCredentialsProvider = o.AWSCredentialsProvider
+		}
+		p, err := c(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("KMS provider %q: %w", name, err)
 		}
