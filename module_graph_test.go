@@ -39,12 +39,17 @@ func TestConsumerModuleGraph(t *testing.T) {
 		run := func(args ...string) string {
 			cmd := exec.Command(goTool, args...)
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+			// The checksum database may be unreachable (it is on CI); the module graph, not
+			// the downloads' integrity, is what this test checks.
+			cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: go %s: %v\n%s", name, strings.Join(args, " "), err, out)
 			}
 			return string(out)
+		}
+		if sum, err := os.ReadFile(filepath.Join(root, "go.sum")); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644)
 		}
 		run("mod", "tidy")
 		mods := map[string]bool{}
