@@ -156,6 +156,8 @@ func checkExtraOptions(log logger, extra map[string]any) error {
 func internalClientOptions(o *options.ClientOptions) *options.ClientOptions {
 	c := *o
 	c.AutoEncryptionOptions = nil
+	//lint:ignore SA1019 a copy given to mongo.Connect must not carry a Crypt hook, and
+	// xoptions.SetInternalClientOptions, the field's replacement, cannot unset it.
 	c.Crypt = nil
 	return &c
 }
