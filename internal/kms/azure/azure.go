@@ -330,19 +330,19 @@ func (p *Provider) imdsToken(ctx context.Context) (kmshttp.Token, error) {
 	start := time.Now()
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return kmshttp.Token{}, p.fail(OpCredentials, 0, fmt.Errorf("Azure IMDS: %w", err))
+		return kmshttp.Token{}, p.fail(OpCredentials, 0, fmt.Errorf("the Azure IMDS: %w", err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("Azure IMDS: reading the reply: %w", err))
+		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: reading the reply: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("Azure IMDS: %s", snippet(body)))
+		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: %s", snippet(body)))
 	}
 	t, err := kmshttp.ParseTokenReply(body, start, imdsMargin)
 	if err != nil {
-		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("Azure IMDS: %w", err))
+		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: %w", err))
 	}
 	return t, nil
 }

@@ -352,7 +352,7 @@ func (s *Server) StartMetadata(tb testing.TB) string {
 		fail := s.metadataFail
 		s.mu.Unlock()
 		if r.Method != http.MethodGet || r.URL.Path != "/computeMetadata/v1/instance/service-accounts/default/token" || r.Header.Get("Metadata-Flavor") != "Google" {
-			http.Error(w, "bad request", 403)
+			http.Error(w, "bad request", http.StatusForbidden)
 			return
 		}
 		if fail != 0 {
