@@ -181,6 +181,14 @@ func TestSchemaRefusals(t *testing.T) {
 		{"QE rangePreview", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "int", "queries": {"queryType": "rangePreview"}}]}`, "rangePreview", true},
 		{"QE unknown query type", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "int", "queries": {"queryType": "fuzzy"}}]}`, "Did not recognize query type", true},
 		{"QE range on string", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "string", "queries": {"queryType": "range"}}]}`, "not supported for range", true},
+		// Refused by the client's parser (qe.ParseEncryptedFields) before mongocryptd's checks.
+		{"QE fields not an array", `{"fields": {}}`, "expected 'fields' to be type array", true},
+		{"QE keyId and keyAltName", `{"fields": [{"keyId": KEY, "keyAltName": "k", "path": "a", "bsonType": "string"}]}`, "only one of 'keyId' or 'keyAltName", true},
+		{"QE query not a document", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "int", "queries": [1]}]}`, "Expected type document", true},
+		{"QE no path", `{"fields": [{"keyId": KEY, "bsonType": "int"}]}`, "unable to find 'path'", true},
+		{"QE bad strEncodeVersion", `{"fields": [], "strEncodeVersion": 2}`, "'strEncodeVersion' of 2 is not supported", true},
+		{"QE no bsonType", `{"fields": [{"keyId": KEY, "path": "a"}]}`, "'bsonType' is required", true},
+		{"QE substring without strMaxLength", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "string", "queries": {"queryType": "substringPreview", "strMinQueryLength": 1, "strMaxQueryLength": 2, "caseSensitive": true, "diacriticSensitive": true}}]}`, "substring queries require 'strMaxLength'", true},
 		{"QE text on int", `{"fields": [{"keyId": KEY, "path": "a", "bsonType": "int", "queries": {"queryType": "prefix", "strMinQueryLength": 1, "strMaxQueryLength": 2, "caseSensitive": true, "diacriticSensitive": true}}]}`, "text search queries require bsonType 'string'", true},
 	}
 	for _, tc := range cases {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/qe"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
@@ -757,42 +758,31 @@ type rangeConfig struct {
 }
 
 // parseEncryptedFields parses an encryptedFields document into a node tree.
+// The document is read by the client's parser, [qe.ParseEncryptedFields] (as
+// libmongocrypt parses it before query analysis sees it): fields, paths, keys,
+// query types and strEncodeVersion. What mongocryptd checks beyond that
+// (bsonType, query options, overlapping paths) is checked here.
 func parseEncryptedFields(doc []byte) (*node, int32, error) {
-	fieldsVal, ok := lookup(doc, "fields")
-	if !ok {
-		return nil, 0, cmdErr("invalid encryptedFields: unable to find 'fields'")
-	}
-	if fieldsVal.Type != bsoncore.TypeArray {
-		return nil, 0, cmdErr("invalid encryptedFields: expected 'fields' to be type array, got: %s", typeName(fieldsVal.Type))
+	ef, err := qe.ParseEncryptedFields(doc)
+	if err != nil {
+		return nil, 0, cmdErr("invalid encryptedFields: %s", strings.TrimPrefix(err.Error(), "qe: "))
 	}
 	root := &node{props: map[string]*node{}}
 	var paths []string
-	anyText := false
-	for _, fe := range elements(fieldsVal.Data) {
-		fv := fe.Value()
-		if fv.Type != bsoncore.TypeEmbeddedDocument {
-			return nil, 0, cmdErr("invalid encryptedFields: each entry of 'fields' must be a document")
-		}
-		f, err := parseQEField(fv.Data)
+	for i := range ef.Fields {
+		f, err := parseQEField(&ef.Fields[i])
 		if err != nil {
 			return nil, 0, err
 		}
-		anyText = anyText || f.qe.text()
 		paths = append(paths, f.path)
 		if err := insertPath(root, f); err != nil {
 			return nil, 0, err
 		}
 	}
-	strEnc := int32(0)
-	if v, ok := lookup(doc, "strEncodeVersion"); ok {
-		if v.Type != bsoncore.TypeInt32 {
-			return nil, 0, cmdErr("invalid encryptedFields: expected 'strEncodeVersion' to be type int32, got: %s", typeName(v.Type))
-		}
-		if v.Int32() != 1 {
-			return nil, 0, cmdErr("invalid encryptedFields: 'strEncodeVersion' of %d is not supported", v.Int32())
-		}
-	} else if anyText {
-		strEnc = 1
+	// The strEncodeVersion to append: none when the document gives one.
+	strEnc := ef.StrEncodeVersion
+	if _, ok := lookup(doc, "strEncodeVersion"); ok {
+		strEnc = 0
 	}
 	sort.Strings(paths)
 	for i := 1; i < len(paths); i++ {
@@ -846,44 +836,23 @@ func intOption(v bsoncore.Value, name, path string) (int64, error) {
 	return 0, refusef(path, "invalid encryptedFields: '%s' must be an integer", name)
 }
 
-func parseQEField(doc []byte) (*encField, error) {
-	q := &qeField{}
-	var path string
-	var hasPath, hasKeyAlt bool
-	var queries bsoncore.Value
-	for _, e := range elements(doc) {
+// parseQEField checks one field of a parsed encryptedFields as mongocryptd
+// does and returns its encryption metadata.
+func parseQEField(f *qe.EncryptedField) (*encField, error) {
+	path := f.Path
+	if f.KeyID == nil {
+		return nil, refusef(path, "invalid encryptedFields: the field names a keyAltName; translate it to keyId before analysis")
+	}
+	q := &qeField{keyID: append([]byte(nil), f.KeyID[:]...)}
+	for _, e := range elements(f.Doc) {
+		if e.Key() != "bsonType" {
+			continue
+		}
 		v := e.Value()
-		switch e.Key() {
-		case "path":
-			if v.Type != bsoncore.TypeString {
-				return nil, cmdErr("invalid encryptedFields: expected 'fields.path' to be type UTF-8, got: %s", typeName(v.Type))
-			}
-			path, hasPath = v.StringValue(), true
-		case "keyId":
-			st, data, ok := v.BinaryOK()
-			if !ok || st != uuidSubtype || len(data) != 16 {
-				return nil, cmdErr("invalid encryptedFields: 'fields.keyId' must be a UUID (BinData subtype 4, 16 bytes)")
-			}
-			q.keyID = append([]byte(nil), data...)
-		case "keyAltName":
-			hasKeyAlt = true
-		case "bsonType":
-			if v.Type != bsoncore.TypeString {
-				return nil, cmdErr("invalid encryptedFields: 'fields.bsonType' must be a string")
-			}
-			q.bsonType = v.StringValue()
-		case "queries":
-			queries = v
+		if v.Type != bsoncore.TypeString {
+			return nil, cmdErr("invalid encryptedFields: 'fields.bsonType' must be a string")
 		}
-	}
-	if !hasPath {
-		return nil, cmdErr("invalid encryptedFields: unable to find 'path' in 'field' document")
-	}
-	if q.keyID == nil {
-		if hasKeyAlt {
-			return nil, refusef(path, "invalid encryptedFields: the field names a keyAltName; translate it to keyId before analysis")
-		}
-		return nil, refusef(path, "invalid encryptedFields: unable to find 'keyId' in 'field' document")
+		q.bsonType = v.StringValue()
 	}
 	if q.bsonType == "" {
 		return nil, refusef(path, "invalid encryptedFields: 'bsonType' is required")
@@ -891,24 +860,10 @@ func parseQEField(doc []byte) (*encField, error) {
 	if !knownTypeNames[q.bsonType] || q.bsonType == "number" {
 		return nil, refusef(path, "invalid encryptedFields: unknown bsonType '%s'", q.bsonType)
 	}
-	switch queries.Type {
-	case 0:
-	case bsoncore.TypeEmbeddedDocument:
-		if err := parseQuery(queries.Data, q, path); err != nil {
+	for _, qd := range f.QueryDocs {
+		if err := parseQuery(qd, q, path); err != nil {
 			return nil, err
 		}
-	case bsoncore.TypeArray:
-		for _, qe := range elements(queries.Data) {
-			qv := qe.Value()
-			if qv.Type != bsoncore.TypeEmbeddedDocument {
-				return nil, refusef(path, "invalid encryptedFields: each query must be a document")
-			}
-			if err := parseQuery(qv.Data, q, path); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		return nil, refusef(path, "invalid encryptedFields: 'queries' must be a document or an array")
 	}
 	if err := checkQETypes(q, path); err != nil {
 		return nil, err
@@ -916,11 +871,10 @@ func parseQEField(doc []byte) (*encField, error) {
 	return &encField{path: path, qe: q}, nil
 }
 
-func parseQuery(doc []byte, q *qeField, path string) error {
-	qt, ok := lookup(doc, "queryType")
-	if !ok || qt.Type != bsoncore.TypeString {
-		return refusef(path, "invalid encryptedFields: each query needs a string 'queryType'")
-	}
+// parseQuery reads the options of one query document of a field, whose query
+// type the client's parser has read.
+func parseQuery(qd qe.QueryDoc, q *qeField, path string) error {
+	doc := qd.Doc
 	contention := defaultContention
 	if v, ok := lookup(doc, "contention"); ok {
 		c, err := intOption(v, "contention", path)
@@ -932,11 +886,10 @@ func parseQuery(doc []byte, q *qeField, path string) error {
 		}
 		contention = c
 	}
-	kind := strings.ToLower(qt.StringValue())
-	switch kind {
-	case "equality":
+	switch qd.Type {
+	case qe.QueryEquality:
 		q.equality, q.contention = true, contention
-	case "range":
+	case qe.QueryRange:
 		r := &rangeConfig{}
 		for _, e := range elements(doc) {
 			v := e.Value()
@@ -978,9 +931,7 @@ func parseQuery(doc []byte, q *qeField, path string) error {
 			return refusef(path, "invalid encryptedFields: range min and max must be given together")
 		}
 		q.rng, q.contention = r, contention
-	case "rangepreview":
-		return refusef(path, "Cannot use field with 'rangePreview' queries. 'rangePreview' is unsupported. Use 'range' instead")
-	case "prefix", "prefixpreview", "suffix", "suffixpreview", "substring", "substringpreview":
+	case qe.QueryPrefix, qe.QueryPrefixPreview, qe.QuerySuffix, qe.QuerySuffixPreview, qe.QuerySubstring:
 		t := &textIndex{contention: contention}
 		var hasCase, hasDiac, hasLB, hasUB bool
 		for _, e := range elements(doc) {
@@ -1025,10 +976,10 @@ func parseQuery(doc []byte, q *qeField, path string) error {
 		if t.lb <= 0 || t.ub < t.lb {
 			return refusef(path, "invalid encryptedFields: text query lengths must satisfy 0 < strMinQueryLength <= strMaxQueryLength")
 		}
-		switch {
-		case strings.HasPrefix(kind, "prefix"):
+		switch qd.Type {
+		case qe.QueryPrefix, qe.QueryPrefixPreview:
 			q.prefix = t
-		case strings.HasPrefix(kind, "suffix"):
+		case qe.QuerySuffix, qe.QuerySuffixPreview:
 			q.suffix = t
 		default:
 			if !t.hasMlen {
@@ -1037,7 +988,8 @@ func parseQuery(doc []byte, q *qeField, path string) error {
 			q.substr = t
 		}
 	default:
-		return refusef(path, "invalid encryptedFields: Did not recognize query type '%s'", qt.StringValue())
+		// qe.ParseEncryptedFields refuses rangePreview and names no other type.
+		return refusef(path, "invalid encryptedFields: unsupported query type")
 	}
 	return nil
 }

@@ -61,6 +61,20 @@ type EncryptedField struct {
 	KeyAltName string
 	// Queries is the set of query types of the field.
 	Queries QueryTypes
+	// QueryDocs are the field's query documents in order, each with its query type. The
+	// client reads no more of them; query analysis reads their options (contention, range
+	// and text search parameters).
+	QueryDocs []QueryDoc
+	// Doc is the field's document as given; query analysis reads its bsonType.
+	Doc bsoncore.Document
+}
+
+// QueryDoc is one query document of an encrypted field.
+type QueryDoc struct {
+	// Type is the document's query type, one flag.
+	Type QueryTypes
+	// Doc is the query document as given.
+	Doc bsoncore.Document
 }
 
 // EncryptedFields is a parsed encryptedFields document (libmongocrypt's
@@ -77,7 +91,8 @@ type EncryptedFields struct {
 // ParseEncryptedFields parses and checks an encryptedFields document as libmongocrypt does
 // for auto encryption, compaction and create: every field has a path and exactly one of
 // keyId (a UUID) and keyAltName (a string); query types are known ("rangePreview" is refused);
-// key alt names are distinct; strEncodeVersion, when present, is a supported int32.
+// key alt names are distinct; strEncodeVersion, when present, is a supported int32. Query
+// analysis checks the rest of each field (bsonType, query options) from its Doc and QueryDocs.
 func ParseEncryptedFields(doc bson.Raw) (*EncryptedFields, error) {
 	if err := validateDocument(doc); err != nil {
 		return nil, fmt.Errorf("qe: encryptedFields: %w", err)
@@ -134,7 +149,7 @@ func ParseEncryptedFields(doc bson.Raw) (*EncryptedFields, error) {
 }
 
 func parseEncryptedField(fd bsoncore.Document) (EncryptedField, error) {
-	var f EncryptedField
+	f := EncryptedField{Doc: fd}
 	keyID, errID := fd.LookupErr("keyId")
 	alt, errAlt := fd.LookupErr("keyAltName")
 	hasID, hasAlt := errID == nil, errAlt == nil
@@ -175,18 +190,20 @@ func parseEncryptedField(fd bsoncore.Document) (EncryptedField, error) {
 				return f, fmt.Errorf("qe: failed to parse 'queries' field: %w", err)
 			}
 			for _, one := range qs {
-				flag, err := parseQueryType(one)
+				qd, err := parseQueryType(one)
 				if err != nil {
 					return f, err
 				}
-				f.Queries |= flag
+				f.Queries |= qd.Type
+				f.QueryDocs = append(f.QueryDocs, qd)
 			}
 		} else {
-			flag, err := parseQueryType(q)
+			qd, err := parseQueryType(q)
 			if err != nil {
 				return f, err
 			}
-			f.Queries |= flag
+			f.Queries |= qd.Type
+			f.QueryDocs = append(f.QueryDocs, qd)
 		}
 	}
 	if f.Queries&QueryRangePreview != 0 {
@@ -205,25 +222,25 @@ func stringOf(v bsoncore.Value, name string) (string, error) {
 }
 
 // parseQueryType reads the queryType of one query document.
-func parseQueryType(v bsoncore.Value) (QueryTypes, error) {
+func parseQueryType(v bsoncore.Value) (QueryDoc, error) {
 	doc, ok := v.DocumentOK()
 	if !ok {
-		return 0, fmt.Errorf("qe: When parsing supported query types: Expected type document, got: %s", typeName(v.Type))
+		return QueryDoc{}, fmt.Errorf("qe: When parsing supported query types: Expected type document, got: %s", typeName(v.Type))
 	}
 	qt, err := doc.LookupErr("queryType")
 	if err != nil {
-		return 0, errors.New("qe: When parsing supported query types: Unable to find 'queryType' in query document")
+		return QueryDoc{}, errors.New("qe: When parsing supported query types: Unable to find 'queryType' in query document")
 	}
 	name, ok := qt.StringValueOK()
 	if !ok {
-		return 0, fmt.Errorf("qe: When parsing supported query types: Expected 'queryType' to be type UTF-8, got: %s", typeName(qt.Type))
+		return QueryDoc{}, fmt.Errorf("qe: When parsing supported query types: Expected 'queryType' to be type UTF-8, got: %s", typeName(qt.Type))
 	}
 	for _, q := range queryTypeFlags {
 		if strings.EqualFold(asciiOnly(name), q.name) {
-			return q.flag, nil
+			return QueryDoc{Type: q.flag, Doc: doc}, nil
 		}
 	}
-	return 0, fmt.Errorf("qe: When parsing supported query types: Did not recognize query type '%s'", name)
+	return QueryDoc{}, fmt.Errorf("qe: When parsing supported query types: Did not recognize query type '%s'", name)
 }
 
 // asciiOnly keeps strings.EqualFold from matching non-ASCII folds (K and KELVIN SIGN), as

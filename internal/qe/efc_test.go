@@ -105,6 +105,44 @@ func TestParseEncryptedFieldsErrors(t *testing.T) {
 	}
 }
 
+// The field's document and its query documents, each with its type, are kept for query
+// analysis: a single query document and an array of them alike.
+func TestParseEncryptedFieldsQueryDocs(t *testing.T) {
+	const id = `{"$binary": {"base64": "EjRWeBI0mHYSNBI0VniQEg==", "subType": "04"}}`
+	efc, err := ParseEncryptedFields(extJSON(t, `{"fields": [
+		{"keyId": `+id+`, "path": "a", "bsonType": "int", "queries": [{"queryType": "Range", "sparsity": 1}, {"queryType": "equality", "contention": 2}]},
+		{"keyId": `+id+`, "path": "b", "bsonType": "string", "queries": {"queryType": "substringPreview", "strMaxLength": 9}},
+		{"keyId": `+id+`, "path": "c"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		types []QueryTypes
+		keys  []string // a key of each query document
+	}{
+		{[]QueryTypes{QueryRange, QueryEquality}, []string{"sparsity", "contention"}},
+		{[]QueryTypes{QuerySubstring}, []string{"strMaxLength"}},
+		{nil, nil},
+	}
+	for i, w := range want {
+		f := efc.Fields[i]
+		if bt, err := f.Doc.LookupErr("bsonType"); (i < 2) != (err == nil) || (err == nil && bt.StringValue() == "") {
+			t.Errorf("field %s: Doc = %v", f.Path, f.Doc)
+		}
+		if len(f.QueryDocs) != len(w.types) {
+			t.Fatalf("field %s: %d query documents, want %d", f.Path, len(f.QueryDocs), len(w.types))
+		}
+		for j, qd := range f.QueryDocs {
+			if qd.Type != w.types[j] {
+				t.Errorf("field %s query %d: type %b, want %b", f.Path, j, qd.Type, w.types[j])
+			}
+			if _, err := qd.Doc.LookupErr(w.keys[j]); err != nil {
+				t.Errorf("field %s query %d: document %v lacks %q", f.Path, j, qd.Doc, w.keys[j])
+			}
+		}
+	}
+}
+
 // TestCompactionTokenVectors builds the compactionTokens and cleanupTokens of libmongocrypt's
 // test/data/compact and test/data/cleanup from the collection's encryptedFields.
 func TestCompactionTokenVectors(t *testing.T) {
