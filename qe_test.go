@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-func readTestBlob(t *testing.T, name string) []byte {
+func readTestBlob(t testing.TB, name string) []byte {
 	t.Helper()
 	js, err := os.ReadFile("testdata/libmongocrypt/" + name)
 	if err != nil {
