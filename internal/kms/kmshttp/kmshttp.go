@@ -218,12 +218,6 @@ func (d Doc) RequiredBinary(key string) ([]byte, error) {
 	return b, nil
 }
 
-// Has reports whether the field key is present.
-func (d Doc) Has(key string) bool {
-	_, err := d.raw.LookupErr(key)
-	return err == nil
-}
-
 // CheckAllowed returns an error naming the first field that is not in allowed.
 func (d Doc) CheckAllowed(allowed ...string) error {
 	elems, err := d.raw.Elements()

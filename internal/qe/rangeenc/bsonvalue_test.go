@@ -130,19 +130,19 @@ func TestRangeOptsIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := o.Index(bson.TypeInt32)
+	idx, err := indexOf(o, bson.TypeInt32)
 	if err != nil || idx.TrimFactor == nil || *idx.TrimFactor != 3 {
-		t.Fatalf("Index: %+v, %v", idx, err)
+		t.Fatalf("index: %+v, %v", idx, err)
 	}
 	_, err = MincoverForFind(Interval[bson.RawValue]{rawInt32(1), rawInt32(3), true, true}, idx)
 	if !errorsIsAny(err, ErrTrimFactor) {
 		t.Errorf("mincover with trimFactor 3 on 3 bits: %v", err)
 	}
-	if _, err := o.InsertIndex(bson.TypeInt32); !errorsIsAny(err, ErrTrimFactor) {
-		t.Errorf("InsertIndex with trimFactor 3 on 3 bits: %v", err)
+	if _, err := insertIndexOf(o, bson.TypeInt32); !errorsIsAny(err, ErrTrimFactor) {
+		t.Errorf("insert index with trimFactor 3 on 3 bits: %v", err)
 	}
-	if _, err := o.Index(bson.TypeInt64); !errorsIsAny(err, ErrType) {
-		t.Errorf("Index of another type: %v", err)
+	if _, err := indexOf(o, bson.TypeInt64); !errorsIsAny(err, ErrType) {
+		t.Errorf("index of another type: %v", err)
 	}
 }
 

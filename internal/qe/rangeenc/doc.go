@@ -26,9 +26,9 @@
 // Payload code holds BSON values: [EdgesForInsert] takes the value and
 // [Index] of an FLE2RangeInsertSpec, [MincoverForFind] the bounds and Index of
 // an FLE2RangeFindSpec. [ParseRangeOpts] reads the rangeOpts document of
-// explicit encryption and fills in default bounds ([RangeOpts.Index],
-// [RangeOpts.InsertIndex]); [DomainBits] is the bit count trimFactor is
-// checked against.
+// explicit encryption and fills in default bounds ([RangeOpts.IndexMin],
+// [RangeOpts.IndexMax], [RangeOpts.InsertSpec]); [DomainBits] is the bit count
+// trimFactor is checked against.
 //
 // # Errors
 //

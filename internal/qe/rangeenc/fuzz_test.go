@@ -358,10 +358,10 @@ func FuzzParseRangeOpts(f *testing.F) {
 					t.Fatalf("InsertSpec built invalid BSON: %v", err)
 				}
 			}
-			if idx, err := o.InsertIndex(v.Type); err == nil {
+			if idx, err := insertIndexOf(o, v.Type); err == nil {
 				_, _ = EdgesForInsert(v, idx)
 			}
-			if idx, err := o.Index(v.Type); err == nil {
+			if idx, err := indexOf(o, v.Type); err == nil {
 				_, _ = MincoverForFind(Interval[bson.RawValue]{v, rawDouble(math.Inf(1)), true, true}, idx)
 			}
 		}

@@ -178,36 +178,6 @@ func (o *RangeOpts) IndexMax(t bson.Type) (bson.RawValue, error) {
 	return bound(o.Max, "max", t, decLowest, decHighest)
 }
 
-// Index returns the index of a range query on values of type t, as
-// libmongocrypt builds the FLE2RangeFindSpec of explicit encryption: the
-// bounds with their defaults, o's precision, sparsity and trimFactor
-// (trimFactor is not checked here; the mincover checks it).
-func (o *RangeOpts) Index(t bson.Type) (Index, error) {
-	lo, err := o.IndexMin(t)
-	if err != nil {
-		return Index{}, err
-	}
-	hi, err := o.IndexMax(t)
-	if err != nil {
-		return Index{}, err
-	}
-	return Index{Min: lo, Max: hi, Precision: o.Precision, Sparsity: o.Sparsity, TrimFactor: o.TrimFactor}, nil
-}
-
-// InsertIndex is Index for an insert of a value of type t, which also checks
-// trimFactor against the domain (CheckTrimFactor), as libmongocrypt does when
-// it builds the FLE2RangeInsertSpec.
-func (o *RangeOpts) InsertIndex(t bson.Type) (Index, error) {
-	idx, err := o.Index(t)
-	if err != nil {
-		return Index{}, err
-	}
-	if err := o.CheckTrimFactor(t); err != nil {
-		return Index{}, err
-	}
-	return idx, nil
-}
-
 // CheckTrimFactor checks a set trimFactor against the number of bits of the
 // domain of type t (DomainBits with o's bounds and precision): it must be
 // below it, or 0 for a domain of 0 bits.

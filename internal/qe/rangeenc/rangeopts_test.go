@@ -178,8 +178,8 @@ func TestInsertSpec(t *testing.T) {
 		got, err := o.InsertSpec(v)
 		if tc.err != nil {
 			tc.err.check(t, tc.desc, err)
-			if _, ierr := o.InsertIndex(v.Type); ierr == nil {
-				t.Errorf("%s: InsertIndex accepted what InsertSpec refused", tc.desc)
+			if _, ierr := insertIndexOf(o, v.Type); ierr == nil {
+				t.Errorf("%s: the index accepted what InsertSpec refused", tc.desc)
 			}
 			continue
 		}
@@ -190,9 +190,9 @@ func TestInsertSpec(t *testing.T) {
 		if want := ejson(t, tc.want); !bytes.Equal(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", tc.desc, got, want)
 		}
-		idx, err := o.InsertIndex(v.Type)
+		idx, err := insertIndexOf(o, v.Type)
 		if err != nil || !idx.Min.Equal(got.Lookup("min")) || !idx.Max.Equal(got.Lookup("max")) || idx.Sparsity != o.Sparsity {
-			t.Errorf("%s: InsertIndex = %+v, %v", tc.desc, idx, err)
+			t.Errorf("%s: index = %+v, %v", tc.desc, idx, err)
 		}
 	}
 	// Missing value.
@@ -250,4 +250,34 @@ func TestDomainBits(t *testing.T) {
 	if hi.Double() != math.MaxFloat64 {
 		t.Errorf("double default max %v", hi)
 	}
+}
+
+// indexOf is the index of a range query on values of type t that o
+// describes, as libmongocrypt builds the FLE2RangeFindSpec of explicit
+// encryption: the bounds with their defaults, o's precision, sparsity and
+// trimFactor (trimFactor is left to the mincover).
+func indexOf(o *RangeOpts, t bson.Type) (Index, error) {
+	lo, err := o.IndexMin(t)
+	if err != nil {
+		return Index{}, err
+	}
+	hi, err := o.IndexMax(t)
+	if err != nil {
+		return Index{}, err
+	}
+	return Index{Min: lo, Max: hi, Precision: o.Precision, Sparsity: o.Sparsity, TrimFactor: o.TrimFactor}, nil
+}
+
+// insertIndexOf is indexOf for an insert, which also checks trimFactor
+// against the domain, as libmongocrypt does when it builds the
+// FLE2RangeInsertSpec.
+func insertIndexOf(o *RangeOpts, t bson.Type) (Index, error) {
+	idx, err := indexOf(o, t)
+	if err != nil {
+		return Index{}, err
+	}
+	if err := o.CheckTrimFactor(t); err != nil {
+		return Index{}, err
+	}
+	return idx, nil
 }

@@ -27,8 +27,7 @@
 // TextOpts / options.StringOptions; [TextOptions.InsertSpec] and
 // [TextOptions.QuerySpec] turn them into the [Spec] a placeholder carries;
 // [ParseSpec] and [AppendSpec] are that spec's BSON form
-// (FLE2TextSearchInsertSpec); [ParseFieldQueries] reads the text "queries" of
-// an encryptedFields field.
+// (FLE2TextSearchInsertSpec).
 //
 // Errors wrap one of [ErrInvalidUTF8], [ErrTooLong], [ErrQueryLength],
 // [ErrInvalidSpec] and [ErrInvalidOptions] and keep libmongocrypt's wording.
