@@ -92,12 +92,6 @@ func (ce *ClientEncryption) Close(ctx context.Context) error {
 	return nil
 }
 
-// marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...) as
-// bson.Marshal does, for the options the driver encodes with its default registry.
-func marshalDoc(v any, what string) (bson.Raw, error) {
-	return bsonCodec{}.marshal(v, what)
-}
-
 // checkMasterKeyProvider refuses a masterKey whose "provider" names another provider than the
 // one the key is made with.
 func checkMasterKeyProvider(masterKey bson.Raw, provider string) error {

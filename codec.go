@@ -105,3 +105,28 @@ func (c bsonCodec) marshal(v any, what string) (bson.Raw, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// listerOptions applies option setters in order, as the driver does.
+func listerOptions[T any](opts []options.Lister[T]) (*T, error) {
+	args := new(T)
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		for _, set := range o.List() {
+			if set == nil {
+				continue
+			}
+			if err := set(args); err != nil {
+				return nil, clientErr("invalid options: %w", err)
+			}
+		}
+	}
+	return args, nil
+}
+
+// marshalDoc encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw...) as
+// bson.Marshal does, for the options the driver encodes with its default registry.
+func marshalDoc(v any, what string) (bson.Raw, error) {
+	return bsonCodec{}.marshal(v, what)
+}

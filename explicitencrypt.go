@@ -144,24 +144,6 @@ func qeErr(err error) error {
 	return &Error{Code: CodeClient, Err: err}
 }
 
-// keysByID fetches the keys with the given ids.
-func (e *engine) keysByID(ctx context.Context, ids []qe.KeyID) (*keySet, error) {
-	var req keyRequest
-	for _, id := range ids {
-		req.addID(id)
-	}
-	return e.keys(ctx, req)
-}
-
-// material is the qe.KeyFunc of a key set.
-func (s *keySet) material(id qe.KeyID) ([]byte, error) {
-	k, err := s.id(id)
-	if err != nil {
-		return nil, err
-	}
-	return k.raw, nil
-}
-
 // EncryptExpression encrypts the bounds of a range query on a Queryable Encryption range field
 // and stores the query in result (*bson.Raw, *bson.D, *bson.M or any type bson.Unmarshal
 // fills). expr is either a match expression
