@@ -388,10 +388,6 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 	})
 }
 
-func putLen(b []byte, n int) {
-	b[0], b[1], b[2], b[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
-}
-
 // hasQEPayload reports whether a command holds a Queryable Encryption payload for the server.
 func hasQEPayload(cmd bson.Raw) bool {
 	found := false

@@ -178,41 +178,6 @@ func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (b
 	return out, errorOf(err)
 }
 
-// Decrypt decrypts every encrypted value (binary subtype 6) anywhere in a server reply, with
-// one key vault query for all the keys that are not cached. A reply without encrypted values
-// is returned as it is.
-func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (_ bson.Raw, err error) {
-	defer classifyErr(&err)
-	if a.closed.Load() {
-		return nil, errClosed("the AutoEncrypter")
-	}
-	// The decrypted reply is smaller than the reply by at least the AEAD overhead of each
-	// FLE1 value (associated data 18, IV 16, tag 32, padding 1): size the output for that.
-	size := len(reply)
-	ks, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error {
-		return visitEncrypted(reply, func(blob []byte) error {
-			if classify(blob) == blobFLE1 {
-				size -= 18 + 16 + 32 + 1
-			}
-			return fn(blob)
-		})
-	})
-	if err != nil {
-		if errors.Is(err, errMalformed) {
-			return nil, &Error{Code: CodeClient, Message: "decrypting a reply", Err: err}
-		}
-		return nil, err
-	}
-	if !found {
-		return reply, nil
-	}
-	out, err := replaceEncrypted(make([]byte, 0, max(size, 16)), reply, 0, ks.appendDecrypted)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // Close disconnects the internal clients and closes idle KMS connections. Encrypt and Decrypt
 // fail after Close, with an error wrapping [ErrClientDisconnected]; so does a second Close.
 func (a *AutoEncrypter) Close(ctx context.Context) error {

@@ -320,3 +320,15 @@ func withMessage(err error, msg string) error {
 	c.Message = msg
 	return &c
 }
+
+// qeErr classifies an error of package qe: key lookups are already *Error values.
+func qeErr(err error) error {
+	var me *Error
+	if errors.As(err, &me) {
+		return err
+	}
+	if errors.Is(err, aead.ErrAuth) {
+		return &Error{Code: CodeCrypto, Err: err}
+	}
+	return &Error{Code: CodeClient, Err: err}
+}

@@ -197,3 +197,14 @@ func replaceEncrypted(dst, doc []byte, depth int, repl replacer) ([]byte, error)
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start))
 	return dst, nil
 }
+
+// appendBinary appends the value bytes of a BSON binary of subtype 6 holding data.
+func appendBinary(dst, data []byte) []byte {
+	n := len(data)
+	dst = append(dst, byte(n), byte(n>>8), byte(n>>16), byte(n>>24), 6)
+	return append(dst, data...)
+}
+
+func putLen(b []byte, n int) {
+	b[0], b[1], b[2], b[3] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+}
