@@ -3,14 +3,11 @@ package mongocrypt
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/analysis"
@@ -19,163 +16,48 @@ import (
 	"github.com/mongocrypt-go/mongocrypt/internal/qe"
 )
 
-// schemaSource finds the encryption schema of a namespace: encryptedFieldsMap first, then
-// schemaMap, then the server's collection options (listCollections), cached.
-type schemaSource struct {
-	efMap     map[string]bson.Raw
-	schemaMap map[string]bson.Raw
-	meta      *mongo.Client // the client that runs listCollections
-	ttl       time.Duration
-	log       logger
-
-	mu    sync.Mutex
-	cache map[string]cachedSchema
+// Encrypt returns the command to send for cmd, a command on database db: every value that the
+// schema of its collection marks for encryption is encrypted, or the command is refused with an
+// error naming the field and the reason, before anything is sent. Commands that need no
+// encryption (hello, getMore, ...) are returned unchanged; so is every command with
+// bypassAutoEncryption.
+func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
+	if a.closed.Load() {
+		return nil, errClosed("the AutoEncrypter")
+	}
+	if a.bypass {
+		return cmd, nil
+	}
+	out, err := a.encryptCommand(ctx, db, cmd)
+	return out, errorOf(err)
 }
 
-type cachedSchema struct {
-	s       analysis.Schema
-	view    bool
-	expires time.Time // zero: never
-}
-
-func marshalMap(codec bsonCodec, m map[string]any, what string) (map[string]bson.Raw, error) {
-	out := make(map[string]bson.Raw, len(m))
-	for ns, v := range m {
-		if _, _, ok := strings.Cut(ns, "."); !ok {
-			return nil, clientErr("%s: %q is not a namespace of the form <database>.<collection>", what, ns)
-		}
-		raw, err := codec.marshal(v, what+" entry "+ns)
-		if err != nil {
-			return nil, err
-		}
-		out[ns] = raw
+// encryptCommand is analyzeCommand, recorded at Debug: the command name, its database, the
+// outcome and the duration. The outcome is "unchanged" (sent as it is), "rewritten" (values
+// encrypted or encryptionInformation added), "refused" (analysis refused the command; the
+// error names the field and the reason) or "failed" (schemas or keys could not be read).
+func (a *AutoEncrypter) encryptCommand(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
+	if !a.e.log.on(ctx, slog.LevelDebug) {
+		return a.analyzeCommand(ctx, db, cmd)
 	}
-	return out, nil
-}
-
-// schema returns the schema of ns.
-func (s *schemaSource) schema(ctx context.Context, ns string) (analysis.Schema, error) {
-	if ef, ok := s.efMap[ns]; ok {
-		return analysis.Schema{EncryptedFields: ef}, nil
+	start := time.Now()
+	out, err := a.analyzeCommand(ctx, db, cmd)
+	name, _ := commandName(cmd)
+	outcome := "rewritten"
+	switch {
+	case err != nil && codeOf(err) == CodeAnalysis:
+		outcome = "refused"
+	case err != nil:
+		outcome = "failed"
+	case len(out) == len(cmd) && (len(out) == 0 || &out[0] == &cmd[0]):
+		outcome = "unchanged"
 	}
-	if js, ok := s.schemaMap[ns]; ok {
-		return analysis.Schema{JSONSchema: js}, nil
-	}
-	s.mu.Lock()
-	c, ok := s.cache[ns]
-	s.mu.Unlock()
-	if !ok || (!c.expires.IsZero() && time.Now().After(c.expires)) {
-		var err error
-		if c, err = s.fetch(ctx, ns); err != nil {
-			return analysis.Schema{}, err
-		}
-		if s.ttl > 0 {
-			c.expires = time.Now().Add(s.ttl)
-		}
-		s.mu.Lock()
-		s.cache[ns] = c
-		s.mu.Unlock()
-	}
-	if c.view {
-		return analysis.Schema{}, &Error{Code: CodeAnalysis, Err: fmt.Errorf("cannot auto encrypt a view: %s", ns)}
-	}
-	return c.s, nil
-}
-
-// listCollection reads the collection options of ns with listCollections.
-func (s *schemaSource) listCollection(ctx context.Context, ns string) (cachedSchema, error) {
-	db, coll, _ := strings.Cut(ns, ".")
-	cur, err := s.meta.Database(db).ListCollections(ctx, bson.D{{Key: "name", Value: coll}})
+	attrs := []slog.Attr{slog.String("command", name), slog.String("database", db), slog.String("outcome", outcome), durationSince(start)}
 	if err != nil {
-		return cachedSchema{}, &Error{Code: CodeClient, Message: "reading the collection options of " + ns, Err: err}
+		attrs = append(attrs, errAttr(err))
 	}
-	defer cur.Close(ctx)
-	var c cachedSchema
-	if cur.Next(ctx) {
-		info := cur.Current
-		if t, _ := info.Lookup("type").StringValueOK(); t == "view" {
-			c.view = true
-			return c, nil
-		}
-		opts, _ := info.Lookup("options").DocumentOK()
-		if ef, ok := opts.Lookup("encryptedFields").DocumentOK(); ok {
-			c.s.EncryptedFields = append(bson.Raw(nil), ef...)
-		} else if js, ok := opts.Lookup("validator", "$jsonSchema").DocumentOK(); ok {
-			c.s.JSONSchema = append(bson.Raw(nil), js...)
-			c.s.Remote = true
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return cachedSchema{}, &Error{Code: CodeClient, Message: "reading the collection options of " + ns, Err: err}
-	}
-	return c, nil
-}
-
-// forget drops the cached schema of ns (after create or drop through this client).
-func (s *schemaSource) forget(ns string) {
-	s.mu.Lock()
-	delete(s.cache, ns)
-	s.mu.Unlock()
-}
-
-// resolveAltNames returns encryptedFields with every field's keyAltName replaced by the keyId
-// of that key, as libmongocrypt does before analysis and in create commands.
-func (e *engine) resolveAltNames(ctx context.Context, ef bson.Raw) (bson.Raw, error) {
-	fields, ok := ef.Lookup("fields").ArrayOK()
-	if !ok {
-		return ef, nil
-	}
-	vals, err := fields.Values()
-	if err != nil {
-		return nil, clientErr("encryptedFields.fields: %w", err)
-	}
-	var req keyRequest
-	for _, v := range vals {
-		if d, ok := v.DocumentOK(); ok {
-			if n, ok := d.Lookup("keyAltName").StringValueOK(); ok {
-				req.addName(n)
-			}
-		}
-	}
-	if len(req.names) == 0 {
-		return ef, nil
-	}
-	ks, err := e.keys(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	// Rebuild: fields with keyAltName get keyId in its place.
-	out := bsoncore.NewDocumentBuilder()
-	elems, _ := ef.Elements()
-	for _, el := range elems {
-		if el.Key() != "fields" {
-			out.AppendValue(el.Key(), bsoncore.Value{Type: bsoncore.Type(el.Value().Type), Data: el.Value().Value})
-			continue
-		}
-		arr := bsoncore.NewArrayBuilder()
-		for _, v := range vals {
-			d, ok := v.DocumentOK()
-			if !ok {
-				arr.AppendValue(bsoncore.Value{Type: bsoncore.Type(v.Type), Data: v.Value})
-				continue
-			}
-			fd := bsoncore.NewDocumentBuilder()
-			fes, _ := d.Elements()
-			for _, fe := range fes {
-				if fe.Key() == "keyAltName" {
-					if n, ok := fe.Value().StringValueOK(); ok {
-						k := ks.byName[n]
-						fd.AppendBinary("keyId", 4, k.id[:])
-						continue
-					}
-				}
-				fd.AppendValue(fe.Key(), bsoncore.Value{Type: bsoncore.Type(fe.Value().Type), Data: fe.Value().Value})
-			}
-			arr.AppendDocument(fd.Build())
-		}
-		out.AppendArray("fields", arr.Build())
-	}
-	return bson.Raw(out.Build()), nil
+	a.e.log.l.LogAttrs(ctx, slog.LevelDebug, "command analyzed", attrs...)
+	return out, err
 }
 
 // analyzeCommand is automatic encryption of one command: query analysis marks the values to
@@ -536,110 +418,4 @@ func appendDoc(doc bson.Raw, key string, sub bson.Raw) bson.Raw {
 	out = append(out, 0)
 	putLen(out, len(out))
 	return out
-}
-
-// createOrDrop handles create and drop of Queryable Encryption collections. The driver creates
-// and drops the state collections itself only when the encryptedFields are in the options of
-// the call; those of encryptedFieldsMap it cannot see, so they are handled here: a create gets
-// the state collections, the encryptedFields and the __safeContent__ index; a drop drops the
-// state collections first.
-func (a *AutoEncrypter) createOrDrop(ctx context.Context, db, name string, cmd bson.Raw, schemas map[string]analysis.Schema) (bson.Raw, error) {
-	coll := targetCollection(cmd)
-	ns := db + "." + coll
-	defer a.schemas.forget(ns)
-	_, inMap := a.schemas.efMap[ns]
-	if name == "drop" {
-		if inMap {
-			if err := a.dropStateCollections(ctx, db, coll, schemas[ns].EncryptedFields); err != nil {
-				return nil, err
-			}
-		}
-		return cmd, nil
-	}
-	// create
-	var ef bson.Raw
-	if v, err := cmd.LookupErr("encryptedFields"); err == nil {
-		d, ok := v.DocumentOK()
-		if !ok {
-			return nil, clientErr("create: encryptedFields must be a document")
-		}
-		if ef, err = a.e.resolveAltNames(ctx, d); err != nil {
-			return nil, err
-		}
-	} else if inMap {
-		ef = schemas[ns].EncryptedFields
-	}
-	if ef == nil {
-		return cmd, nil
-	}
-	parsed, err := qe.ParseEncryptedFields(ef)
-	if err != nil {
-		return nil, &Error{Code: CodeClient, Err: err}
-	}
-	if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
-		return nil, &Error{Code: CodeClient, Err: err}
-	}
-	out := replaceOrAppend(cmd, "encryptedFields", ef)
-	if _, err := cmd.LookupErr("encryptedFields"); err == nil {
-		// The driver's CreateCollection with EncryptedFields creates the state collections
-		// and the index around this command itself.
-		return out, nil
-	}
-	// encryptedFieldsMap: do what the driver would have done, around the command.
-	if err := a.createStateCollections(ctx, db, coll, ef); err != nil {
-		return nil, err
-	}
-	if err := a.schemas.meta.Database(db).RunCommand(ctx, out).Err(); err != nil {
-		return nil, withMessage(err, "creating "+ns)
-	}
-	// The collection exists now. The command the driver sends in place of create makes the
-	// __safeContent__ index, the last step of creating a Queryable Encryption collection, and
-	// answers as create does.
-	return bson.Raw(bsoncore.NewDocumentBuilder().
-		AppendString("createIndexes", coll).
-		AppendArray("indexes", bsoncore.NewArrayBuilder().AppendDocument(bsoncore.NewDocumentBuilder().
-			AppendDocument("key", bsoncore.NewDocumentBuilder().AppendInt32("__safeContent__", 1).Build()).
-			AppendString("name", "__safeContent___1").Build()).Build()).
-		Build()), nil
-}
-
-func replaceOrAppend(doc bson.Raw, key string, sub bson.Raw) bson.Raw {
-	if _, err := doc.LookupErr(key); err == nil {
-		return replaceField(doc, key, bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: sub})
-	}
-	return appendDoc(doc, key, sub)
-}
-
-// stateCollections returns the names of the ESC and ECOC collections of coll.
-func stateCollections(coll string, ef bson.Raw) (esc, ecoc string) {
-	esc, ecoc = "enxcol_."+coll+".esc", "enxcol_."+coll+".ecoc"
-	if s, ok := ef.Lookup("escCollection").StringValueOK(); ok {
-		esc = s
-	}
-	if s, ok := ef.Lookup("ecocCollection").StringValueOK(); ok {
-		ecoc = s
-	}
-	return esc, ecoc
-}
-
-func (a *AutoEncrypter) createStateCollections(ctx context.Context, db, coll string, ef bson.Raw) error {
-	esc, ecoc := stateCollections(coll, ef)
-	for _, name := range []string{esc, ecoc} {
-		err := a.schemas.meta.Database(db).CreateCollection(ctx, name,
-			options.CreateCollection().SetClusteredIndex(bson.D{{Key: "key", Value: bson.D{{Key: "_id", Value: 1}}}, {Key: "unique", Value: true}}))
-		if err != nil {
-			return withMessage(err, "creating the state collection "+db+"."+name)
-		}
-	}
-	return nil
-}
-
-func (a *AutoEncrypter) dropStateCollections(ctx context.Context, db, coll string, ef bson.Raw) error {
-	esc, ecoc := stateCollections(coll, ef)
-	for _, name := range []string{esc, ecoc} {
-		if err := a.schemas.meta.Database(db).Collection(name).Drop(ctx); err != nil {
-			return withMessage(err, "dropping the state collection "+db+"."+name)
-		}
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync/atomic"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -160,22 +159,6 @@ func internalClientOptions(o *options.ClientOptions) *options.ClientOptions {
 	// xoptions.SetInternalClientOptions, the field's replacement, cannot unset it.
 	c.Crypt = nil
 	return &c
-}
-
-// Encrypt returns the command to send for cmd, a command on database db: every value that the
-// schema of its collection marks for encryption is encrypted, or the command is refused with an
-// error naming the field and the reason, before anything is sent. Commands that need no
-// encryption (hello, getMore, ...) are returned unchanged; so is every command with
-// bypassAutoEncryption.
-func (a *AutoEncrypter) Encrypt(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
-	if a.closed.Load() {
-		return nil, errClosed("the AutoEncrypter")
-	}
-	if a.bypass {
-		return cmd, nil
-	}
-	out, err := a.encryptCommand(ctx, db, cmd)
-	return out, errorOf(err)
 }
 
 // Close disconnects the internal clients and closes idle KMS connections. Encrypt and Decrypt

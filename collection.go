@@ -7,7 +7,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/analysis"
 	"github.com/mongocrypt-go/mongocrypt/internal/qe"
 )
 
@@ -123,6 +125,112 @@ func DropEncryptedCollection(ctx context.Context, coll *mongo.Collection, encryp
 	}
 	if err := coll.Drop(ctx, options.DropCollection().SetEncryptedFields(encryptedFields)); err != nil {
 		return withMessage(err, "dropping "+ns)
+	}
+	return nil
+}
+
+// createOrDrop handles create and drop of Queryable Encryption collections. The driver creates
+// and drops the state collections itself only when the encryptedFields are in the options of
+// the call; those of encryptedFieldsMap it cannot see, so they are handled here: a create gets
+// the state collections, the encryptedFields and the __safeContent__ index; a drop drops the
+// state collections first.
+func (a *AutoEncrypter) createOrDrop(ctx context.Context, db, name string, cmd bson.Raw, schemas map[string]analysis.Schema) (bson.Raw, error) {
+	coll := targetCollection(cmd)
+	ns := db + "." + coll
+	defer a.schemas.forget(ns)
+	_, inMap := a.schemas.efMap[ns]
+	if name == "drop" {
+		if inMap {
+			if err := a.dropStateCollections(ctx, db, coll, schemas[ns].EncryptedFields); err != nil {
+				return nil, err
+			}
+		}
+		return cmd, nil
+	}
+	// create
+	var ef bson.Raw
+	if v, err := cmd.LookupErr("encryptedFields"); err == nil {
+		d, ok := v.DocumentOK()
+		if !ok {
+			return nil, clientErr("create: encryptedFields must be a document")
+		}
+		if ef, err = a.e.resolveAltNames(ctx, d); err != nil {
+			return nil, err
+		}
+	} else if inMap {
+		ef = schemas[ns].EncryptedFields
+	}
+	if ef == nil {
+		return cmd, nil
+	}
+	parsed, err := qe.ParseEncryptedFields(ef)
+	if err != nil {
+		return nil, &Error{Code: CodeClient, Err: err}
+	}
+	if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
+		return nil, &Error{Code: CodeClient, Err: err}
+	}
+	out := replaceOrAppend(cmd, "encryptedFields", ef)
+	if _, err := cmd.LookupErr("encryptedFields"); err == nil {
+		// The driver's CreateCollection with EncryptedFields creates the state collections
+		// and the index around this command itself.
+		return out, nil
+	}
+	// encryptedFieldsMap: do what the driver would have done, around the command.
+	if err := a.createStateCollections(ctx, db, coll, ef); err != nil {
+		return nil, err
+	}
+	if err := a.schemas.meta.Database(db).RunCommand(ctx, out).Err(); err != nil {
+		return nil, withMessage(err, "creating "+ns)
+	}
+	// The collection exists now. The command the driver sends in place of create makes the
+	// __safeContent__ index, the last step of creating a Queryable Encryption collection, and
+	// answers as create does.
+	return bson.Raw(bsoncore.NewDocumentBuilder().
+		AppendString("createIndexes", coll).
+		AppendArray("indexes", bsoncore.NewArrayBuilder().AppendDocument(bsoncore.NewDocumentBuilder().
+			AppendDocument("key", bsoncore.NewDocumentBuilder().AppendInt32("__safeContent__", 1).Build()).
+			AppendString("name", "__safeContent___1").Build()).Build()).
+		Build()), nil
+}
+
+func replaceOrAppend(doc bson.Raw, key string, sub bson.Raw) bson.Raw {
+	if _, err := doc.LookupErr(key); err == nil {
+		return replaceField(doc, key, bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: sub})
+	}
+	return appendDoc(doc, key, sub)
+}
+
+// stateCollections returns the names of the ESC and ECOC collections of coll.
+func stateCollections(coll string, ef bson.Raw) (esc, ecoc string) {
+	esc, ecoc = "enxcol_."+coll+".esc", "enxcol_."+coll+".ecoc"
+	if s, ok := ef.Lookup("escCollection").StringValueOK(); ok {
+		esc = s
+	}
+	if s, ok := ef.Lookup("ecocCollection").StringValueOK(); ok {
+		ecoc = s
+	}
+	return esc, ecoc
+}
+
+func (a *AutoEncrypter) createStateCollections(ctx context.Context, db, coll string, ef bson.Raw) error {
+	esc, ecoc := stateCollections(coll, ef)
+	for _, name := range []string{esc, ecoc} {
+		err := a.schemas.meta.Database(db).CreateCollection(ctx, name,
+			options.CreateCollection().SetClusteredIndex(bson.D{{Key: "key", Value: bson.D{{Key: "_id", Value: 1}}}, {Key: "unique", Value: true}}))
+		if err != nil {
+			return withMessage(err, "creating the state collection "+db+"."+name)
+		}
+	}
+	return nil
+}
+
+func (a *AutoEncrypter) dropStateCollections(ctx context.Context, db, coll string, ef bson.Raw) error {
+	esc, ecoc := stateCollections(coll, ef)
+	for _, name := range []string{esc, ecoc} {
+		if err := a.schemas.meta.Database(db).Collection(name).Drop(ctx); err != nil {
+			return withMessage(err, "dropping the state collection "+db+"."+name)
+		}
 	}
 	return nil
 }
