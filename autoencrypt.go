@@ -1,3 +1,8 @@
+// Automatic encryption of a command: AutoEncrypter.Encrypt runs query analysis (package
+// analysis) with the schemas of schemas.go, encrypts the placeholders it leaves, and finishes
+// Queryable Encryption commands (encryptionInformation, compaction and cleanup tokens). The
+// create and drop commands of encryptedFieldsMap collections go on to collection.go.
+
 package mongocrypt
 
 import (

@@ -1,3 +1,7 @@
+// The AutoEncrypter: its construction from the driver's AutoEncryptionOptions (the internal
+// clients, the extra options) and Close. Its Encrypt is in autoencrypt.go, its Decrypt in
+// decrypt.go; connect.go installs it in a driver client.
+
 package mongocrypt
 
 import (

@@ -1,3 +1,8 @@
+// The ClientEncryption: its construction and Close, and the management of the key documents of
+// the key vault (CreateDataKey, GetKey, GetKeys, DeleteKey, AddKeyAltName, RemoveKeyAltName,
+// RewrapManyDataKey). Encrypt and EncryptExpression are in explicitencrypt.go, Decrypt in
+// decrypt.go, CreateEncryptedCollection in collection.go.
+
 package mongocrypt
 
 import (

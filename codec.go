@@ -1,3 +1,6 @@
+// The caller's options and documents, read as the driver reads them: the Registry and
+// BSONOptions a document option is encoded with, and option setters applied in order.
+
 package mongocrypt
 
 import (

@@ -1,3 +1,7 @@
+// Queryable Encryption collections: ClientEncryption.CreateEncryptedCollection and
+// DropEncryptedCollection, and the create and drop commands of encryptedFieldsMap collections
+// sent through an auto-encrypting client, with their state collections (ESC and ECOC).
+
 package mongocrypt
 
 import (

@@ -1,3 +1,6 @@
+// Config and the logger it carries: the settings that the driver's option types have no field
+// for, and the attributes of the records (key ids, durations, errors without keyAltNames).
+
 package mongocrypt
 
 import (

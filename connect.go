@@ -1,3 +1,6 @@
+// Connect: a driver client whose Crypt hook is an AutoEncrypter, through the driverCrypt
+// adapter.
+
 package mongocrypt
 
 import (

@@ -1,3 +1,10 @@
+// Decryption, shared by ClientEncryption.Decrypt (one value) and AutoEncrypter.Decrypt (every
+// encrypted value of a reply), in three steps: classify each subtype 6 value by its first byte
+// (CSFLE, stored Queryable Encryption value, or a placeholder or query payload to leave alone),
+// fetch the keys of all of them (keys.go; indexed QE values need a second round for the key
+// inside them), then replace each value by its plaintext. The walk over a document is in
+// walk.go.
+
 package mongocrypt
 
 import (

@@ -1,3 +1,9 @@
+// The engine: the state that ClientEncryption and AutoEncrypter share (the KMS providers, the
+// key vault collection, the cache of decrypted data keys, the random source, the caller's codec
+// and the logger) and its construction from the options of either. The stages that use it have
+// files of their own: keys.go, explicitencrypt.go, decrypt.go, autoencrypt.go, schemas.go and
+// collection.go.
+
 package mongocrypt
 
 import (

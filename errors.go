@@ -1,3 +1,7 @@
+// Errors: the exported error types and codes, their classification at the exported entry points
+// (errorOf), the KMS errors of the providers made public (publicKMS), and the classification of
+// the errors of package qe.
+
 package mongocrypt
 
 import (

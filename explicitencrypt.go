@@ -1,3 +1,7 @@
+// Explicit encryption: ClientEncryption.Encrypt (CSFLE and Queryable Encryption algorithms) and
+// ClientEncryption.EncryptExpression (range queries), with the resolution of the key that the
+// options name. Explicit decryption is in decrypt.go.
+
 package mongocrypt
 
 import (

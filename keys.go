@@ -1,3 +1,10 @@
+// The data keys of an operation, in four steps: the request (keyRequest: the key ids and
+// keyAltNames the operation names), the cache (what the engine's cache holds is served from it),
+// the key vault fetch (one query for all the missing keys) and the KMS unwrap (each fetched key
+// decrypted by its provider, concurrently, then cached). The answer is a keySet. Making and
+// managing key documents (CreateDataKey, keyAltNames, RewrapManyDataKey) is in
+// clientencryption.go.
+
 package mongocrypt
 
 import (

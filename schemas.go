@@ -1,3 +1,7 @@
+// The schemas of automatic encryption: the schema of a namespace from encryptedFieldsMap,
+// schemaMap or the server's collection options (listCollections), cached; and the keyAltNames
+// of encryptedFields resolved to key ids.
+
 package mongocrypt
 
 import (

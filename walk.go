@@ -1,3 +1,7 @@
+// The walk over a BSON document without decoding it: visit every binary subtype 6 value
+// (visitEncrypted), or copy the document with some of them replaced (replaceEncrypted).
+// Decryption (decrypt.go) and the encryption of placeholders (autoencrypt.go) use it.
+
 package mongocrypt
 
 import (
