@@ -502,6 +502,18 @@ func (s *settings) tlsConfigs() (map[string]*tls.Config, error) {
 	if len(s.tlsOptions) == 0 {
 		return nil, nil
 	}
+	// The library ignores the TLS options of a provider that is not configured, as the driver
+	// does; here they are a mistake of the command line or the file (a misspelt name), told.
+	names := make([]string, 0, len(s.tlsOptions))
+	for name := range s.tlsOptions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if _, ok := s.kmsProviders[name]; !ok {
+			return nil, fmt.Errorf("TLS options given for KMS provider %q, which is not configured", name)
+		}
+	}
 	out := make(map[string]*tls.Config, len(s.tlsOptions))
 	for name, opts := range s.tlsOptions {
 		norm := make(map[string]any, len(opts))
