@@ -20,6 +20,7 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/kms"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/aws/awstest"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/kmstest"
 )
 
 // credServer is a fake of the EC2 instance metadata service (IMDSv2), the ECS credentials
@@ -135,13 +136,13 @@ func TestOnDemandCredentials(t *testing.T) {
 		{"EC2", nil, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := newProvider(kms.Config{Name: "aws", Credentials: marshal(t, bson.D{}), TLS: k.TLSConfig(), Endpoints: endpoints},
+			p, err := newProvider(kms.Config{Name: "aws", Credentials: kmstest.Marshal(t, bson.D{}), TLS: k.TLSConfig(), Endpoints: endpoints},
 				func(name string) string { return tc.env[name] })
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := cs.hits.Load()
-			dek := randomKey(t)
+			dek := kmstest.DataKey(t)
 			material, stored, err := p.Wrap(context.Background(), masterKeyFor(t, k, arn), dek)
 			if err != nil {
 				t.Fatal(err)
@@ -165,19 +166,19 @@ func TestOnDemandCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := cs.hits.Load()
-		if _, _, err := p.Wrap(context.Background(), masterKeyFor(t, k, arn), randomKey(t)); err != nil {
+		if _, _, err := p.Wrap(context.Background(), masterKeyFor(t, k, arn), kmstest.DataKey(t)); err != nil {
 			t.Fatal(err)
 		}
 		if c.n != 1 || cs.hits.Load() != before {
 			t.Fatalf("custom provider called %d times, %d fetches", c.n, cs.hits.Load()-before)
 		}
 		c.err = errors.New("no credentials today")
-		_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), randomKey(t))
-		asKMSError(t, err, OpCredentials, 0)
+		_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), kmstest.DataKey(t))
+		kmstest.AsKMSError(t, err, OpCredentials, 0)
 		if !strings.Contains(err.Error(), "no credentials today") {
 			t.Fatal(err)
 		}
-		if _, err := New(kms.Config{Name: "aws", Credentials: marshal(t, bson.M{"accessKeyId": "a", "secretAccessKey": "s"}), AWSCredentialsProvider: c}); err == nil {
+		if _, err := New(kms.Config{Name: "aws", Credentials: kmstest.Marshal(t, bson.M{"accessKeyId": "a", "secretAccessKey": "s"}), AWSCredentialsProvider: c}); err == nil {
 			t.Fatal("custom provider accepted with static credentials")
 		}
 	})
@@ -191,7 +192,7 @@ func TestOnDemandCredentials(t *testing.T) {
 		defer func() { cs.expires = time.Now().Add(time.Hour) }()
 		before := cs.hits.Load()
 		for i := 0; i < 2; i++ {
-			if _, _, err := p.Wrap(context.Background(), masterKeyFor(t, k, arn), randomKey(t)); err != nil {
+			if _, _, err := p.Wrap(context.Background(), masterKeyFor(t, k, arn), kmstest.DataKey(t)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -221,8 +222,8 @@ func TestOnDemandCredentials(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), randomKey(t))
-				asKMSError(t, err, OpCredentials, 0)
+				_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), kmstest.DataKey(t))
+				kmstest.AsKMSError(t, err, OpCredentials, 0)
 				if !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("err %v, want %q", err, tc.want)
 				}
@@ -245,8 +246,8 @@ func TestOnDemandCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), randomKey(t))
-		asKMSError(t, err, OpCredentials, 0)
+		_, _, err = p.Wrap(context.Background(), masterKeyFor(t, k, arn), kmstest.DataKey(t))
+		kmstest.AsKMSError(t, err, OpCredentials, 0)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err %v", err)
 		}

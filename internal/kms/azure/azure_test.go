@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -19,22 +16,8 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/kms"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/azure/azuretest"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/kmstest"
 )
-
-func marshal(t testing.TB, v any) bson.Raw {
-	t.Helper()
-	b, err := bson.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func randomKey(t testing.TB) []byte {
-	dek := make([]byte, kms.DataKeyLen)
-	rand.Read(dek)
-	return dek
-}
 
 func clientCredentials(s *azuretest.Server) bson.D {
 	return bson.D{{Key: "tenantId", Value: s.TenantID}, {Key: "clientId", Value: s.ClientID},
@@ -43,7 +26,7 @@ func clientCredentials(s *azuretest.Server) bson.D {
 
 func newTestProvider(t testing.TB, name string, s *azuretest.Server, creds bson.D) *Provider {
 	t.Helper()
-	p, err := newProvider(kms.Config{Name: name, Credentials: marshal(t, creds), TLS: s.TLSConfig()})
+	p, err := newProvider(kms.Config{Name: name, Credentials: kmstest.Marshal(t, creds), TLS: s.TLSConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,65 +38,7 @@ func testMasterKey(t testing.TB, s *azuretest.Server, name, version string) bson
 	if version != "" {
 		d = append(d, bson.E{Key: "keyVersion", Value: version})
 	}
-	return marshal(t, d)
-}
-
-func asKMSError(t *testing.T, err error, op string, status int) *kms.Error {
-	t.Helper()
-	var ke *kms.Error
-	if !errors.As(err, &ke) {
-		t.Fatalf("error %v (%T) is not a *kms.Error", err, err)
-	}
-	if ke.Op != op || ke.Status != status {
-		t.Fatalf("error %q: op %q status %d, want op %q status %d", err, ke.Op, ke.Status, op, status)
-	}
-	return ke
-}
-
-// TestWrapUnwrap round-trips data keys through the test vault with client credentials
-// (token fetched once, then cached) and with a given access token, for "azure" and
-// "azure:prod", with and without keyVersion.
-func TestWrapUnwrap(t *testing.T) {
-	s := azuretest.Start(t)
-	version := s.CreateKey(t, "key1")
-	ctx := context.Background()
-	for _, name := range []string{"azure", "azure:prod"} {
-		for _, ver := range []string{version, ""} {
-			p := newTestProvider(t, name, s, clientCredentials(s))
-			_, tokens0 := s.Requests()
-			dek := randomKey(t)
-			material, stored, err := p.Wrap(ctx, testMasterKey(t, s, "key1", ver), dek)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := bson.D{{Key: "provider", Value: name}, {Key: "keyVaultEndpoint", Value: s.Endpoint()}, {Key: "keyName", Value: "key1"}}
-			if ver != "" {
-				want = append(want, bson.E{Key: "keyVersion", Value: ver})
-			}
-			if !bytes.Equal(stored, marshal(t, want)) {
-				t.Fatalf("stored %s, want %s", stored, marshal(t, want))
-			}
-			if len(material) != 256 {
-				t.Fatalf("wrapped key of %d bytes", len(material))
-			}
-			got, err := p.Unwrap(ctx, stored, material)
-			if err != nil || !bytes.Equal(got, dek) {
-				t.Fatalf("unwrap: %v", err)
-			}
-			if _, tokens := s.Requests(); tokens-tokens0 != 1 {
-				t.Fatalf("%d token requests for two operations, want 1", tokens-tokens0)
-			}
-		}
-	}
-	p := newTestProvider(t, "azure:tok", s, bson.D{{Key: "accessToken", Value: s.IssueToken()}})
-	dek := randomKey(t)
-	material, stored, err := p.Wrap(ctx, testMasterKey(t, s, "key1", ""), dek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := p.Unwrap(ctx, stored, material); err != nil || !bytes.Equal(got, dek) {
-		t.Fatalf("unwrap with access token: %v", err)
-	}
+	return kmstest.Marshal(t, d)
 }
 
 // TestWrongKeyAndCredentials: another key version, an unknown key, altered material, a wrong
@@ -124,38 +49,38 @@ func TestWrongKeyAndCredentials(t *testing.T) {
 	v2 := s.CreateKey(t, "key1")
 	ctx := context.Background()
 	p := newTestProvider(t, "azure", s, clientCredentials(s))
-	material, _, err := p.Wrap(ctx, testMasterKey(t, s, "key1", v1), randomKey(t))
+	material, _, err := p.Wrap(ctx, testMasterKey(t, s, "key1", v1), kmstest.DataKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	all0, _ := s.Requests()
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, "key1", v2), material)
-	asKMSError(t, err, OpUnwrap, 400)
+	kmstest.AsKMSError(t, err, OpUnwrap, 400)
 	if all, _ := s.Requests(); all-all0 != 1 {
 		t.Errorf("a 400 was retried: %d requests", all-all0)
 	}
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, "nokey", ""), material)
-	if ke := asKMSError(t, err, OpUnwrap, 404); !strings.Contains(ke.Error(), "KeyNotFound") {
+	if ke := kmstest.AsKMSError(t, err, OpUnwrap, 404); !strings.Contains(ke.Error(), "KeyNotFound") {
 		t.Error(err)
 	}
 	bad := append([]byte(nil), material...)
 	bad[10] ^= 1
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, "key1", v1), bad)
-	asKMSError(t, err, OpUnwrap, 400)
+	kmstest.AsKMSError(t, err, OpUnwrap, 400)
 
 	creds := clientCredentials(s)
 	creds[2].Value = "wrong-secret"
-	_, _, err = newTestProvider(t, "azure", s, creds).Wrap(ctx, testMasterKey(t, s, "key1", ""), randomKey(t))
-	if ke := asKMSError(t, err, OpToken, 401); strings.Contains(ke.Error(), "wrong-secret") {
+	_, _, err = newTestProvider(t, "azure", s, creds).Wrap(ctx, testMasterKey(t, s, "key1", ""), kmstest.DataKey(t))
+	if ke := kmstest.AsKMSError(t, err, OpToken, 401); strings.Contains(ke.Error(), "wrong-secret") {
 		t.Error("secret in error text")
 	}
-	_, _, err = newTestProvider(t, "azure", s, bson.D{{Key: "accessToken", Value: "made-up"}}).Wrap(ctx, testMasterKey(t, s, "key1", ""), randomKey(t))
-	asKMSError(t, err, OpWrap, 401)
+	_, _, err = newTestProvider(t, "azure", s, bson.D{{Key: "accessToken", Value: "made-up"}}).Wrap(ctx, testMasterKey(t, s, "key1", ""), kmstest.DataKey(t))
+	kmstest.AsKMSError(t, err, OpWrap, 401)
 
 	// A refused cached token is dropped: the next call gets a new one.
 	s.RevokeTokens()
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, "key1", v1), material)
-	asKMSError(t, err, OpUnwrap, 401)
+	kmstest.AsKMSError(t, err, OpUnwrap, 401)
 	if _, err = p.Unwrap(ctx, testMasterKey(t, s, "key1", v1), material); err != nil {
 		t.Fatalf("after revocation: %v", err)
 	}
@@ -170,7 +95,7 @@ func TestTokenExpiry(t *testing.T) {
 	p.tokens.Now = func() time.Time { return now }
 	ctx := context.Background()
 	wrap := func() {
-		if _, _, err := p.Wrap(ctx, testMasterKey(t, s, "k", ""), randomKey(t)); err != nil {
+		if _, _, err := p.Wrap(ctx, testMasterKey(t, s, "k", ""), kmstest.DataKey(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +134,7 @@ func TestIMDS(t *testing.T) {
 		now := time.Now()
 		p.tokens.Now = func() time.Time { return now }
 		_, t0 := s.Requests()
-		dek := randomKey(t)
+		dek := kmstest.DataKey(t)
 		material, stored, err := p.Wrap(ctx, testMasterKey(t, s, "k", ""), dek)
 		if err != nil {
 			t.Fatal(err)
@@ -246,8 +171,8 @@ func TestIMDS(t *testing.T) {
 			old := imdsTimeout
 			imdsTimeout = 300 * time.Millisecond
 			defer func() { imdsTimeout = old }()
-			_, _, err := newP().Wrap(ctx, testMasterKey(t, s, "k", ""), randomKey(t))
-			ke := asKMSError(t, err, OpCredentials, tc.status)
+			_, _, err := newP().Wrap(ctx, testMasterKey(t, s, "k", ""), kmstest.DataKey(t))
+			ke := kmstest.AsKMSError(t, err, OpCredentials, tc.status)
 			if !strings.Contains(ke.Error(), tc.want) || strings.Contains(ke.Error(), "magic-cookie") {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
@@ -286,12 +211,12 @@ func (rc *recorded) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestRecordedReplies(t *testing.T) {
 	rc := &recorded{t: t}
 	p, err := newProvider(kms.Config{Name: "azure", HTTPClient: &http.Client{Transport: rc},
-		Credentials: marshal(t, bson.D{{Key: "tenantId", Value: "tid"}, {Key: "clientId", Value: "cid"}, {Key: "clientSecret", Value: "a&b"}})})
+		Credentials: kmstest.Marshal(t, bson.D{{Key: "tenantId", Value: "tid"}, {Key: "clientId", Value: "cid"}, {Key: "clientSecret", Value: "a&b"}})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := marshal(t, bson.D{{Key: "keyVaultEndpoint", Value: "key-vault-csfle.vault.azure.net"}, {Key: "keyName", Value: "key-name-csfle"}})
-	dek := randomKey(t)
+	mk := kmstest.Marshal(t, bson.D{{Key: "keyVaultEndpoint", Value: "key-vault-csfle.vault.azure.net"}, {Key: "keyName", Value: "key-name-csfle"}})
+	dek := kmstest.DataKey(t)
 	material, _, err := p.Wrap(context.Background(), mk, dek)
 	if err != nil {
 		t.Fatal(err)
@@ -316,59 +241,6 @@ func TestRecordedReplies(t *testing.T) {
 	}
 }
 
-// TestKEKParsing runs the azure cases of libmongocrypt's kek-tests.json.
-func TestKEKParsing(t *testing.T) {
-	b, err := os.ReadFile("testdata/kek-tests.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
-	p := &Provider{name: "azure"}
-	n := 0
-	for _, r := range raw {
-		var tc struct {
-			Input  bson.D
-			Expect string
-		}
-		if err := bson.UnmarshalExtJSON(r, false, &tc); err != nil {
-			t.Fatal(err)
-		}
-		in := marshal(t, tc.Input)
-		if prov, _ := kms.ProviderOf(in); prov != "azure" {
-			continue
-		}
-		n++
-		mk, err := p.parseMasterKey(in)
-		if tc.Expect != "ok" {
-			if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.Expect)) {
-				t.Errorf("%s: err %v, want %q", in, err, tc.Expect)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		stored, _ := mk.stored("azure")
-		var got, want bson.M
-		bson.Unmarshal(stored, &got)
-		bson.Unmarshal(in, &want)
-		if len(got) != len(want) {
-			t.Errorf("stored %s for %s", stored, in)
-		}
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("stored %s for %s: field %s", stored, in, k)
-			}
-		}
-	}
-	if n != 4 {
-		t.Fatalf("%d azure cases, want 4", n)
-	}
-}
-
 // TestCredentialErrors covers the credential document rules.
 func TestCredentialErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -381,158 +253,83 @@ func TestCredentialErrors(t *testing.T) {
 		{bson.D{{Key: "tenantId", Value: "t"}, {Key: "clientId", Value: "c"}, {Key: "clientSecret", Value: "s"}, {Key: "identityPlatformEndpoint", Value: "nodot"}}, "invalid endpoint"},
 		{bson.D{{Key: "accessToken", Value: ""}}, "empty"},
 	} {
-		_, err := New(kms.Config{Name: "azure", Credentials: marshal(t, tc.creds)})
+		_, err := New(kms.Config{Name: "azure", Credentials: kmstest.Marshal(t, tc.creds)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.creds, err, tc.want)
 		}
 	}
 }
 
-// TestFaults injects faults in front of the test vault.
-func TestFaults(t *testing.T) {
-	s := azuretest.Start(t)
-	s.CreateKey(t, "k")
-	p := newTestProvider(t, "azure", s, clientCredentials(s))
-	ctx := context.Background()
-	dek := randomKey(t)
-	mk := testMasterKey(t, s, "k", "")
-	material, _, err := p.Wrap(ctx, mk, dek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	failFirst := func(n int, f func(w http.ResponseWriter, r *http.Request)) {
-		count := 0
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			count++
-			if count <= n {
-				f(w, r)
-				return true
+// kekHarness is the provider as kmstest.TestKEK parses masterKeys.
+func kekHarness() kmstest.Harness {
+	p := &Provider{name: "azure"}
+	return kmstest.Harness{
+		Type: "azure",
+		ParseMasterKey: func(in bson.Raw) (bson.Raw, error) {
+			mk, err := p.parseMasterKey(in)
+			if err != nil {
+				return nil, err
 			}
-			return false
-		})
+			return mk.stored("azure")
+		},
 	}
-	status := func(code int) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(code)
-			io.WriteString(w, `{"error":{"code":"Throttled","message":"later"}}`)
-		}
-	}
-	drop := func(w http.ResponseWriter, r *http.Request) {
-		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			c.Close()
-		}
-	}
-	unwrap := func(ctx context.Context) ([]byte, error, int) {
-		before, _ := s.Requests()
-		got, err := p.Unwrap(ctx, mk, material)
-		after, _ := s.Requests()
-		return got, err, after - before
-	}
-	for _, tc := range []struct {
-		name string
-		f    func(w http.ResponseWriter, r *http.Request)
-	}{{"drop", drop}, {"500", status(500)}, {"503", status(503)}, {"429", status(429)}, {"504", status(504)}} {
-		t.Run(tc.name+" retried then succeeds", func(t *testing.T) {
-			failFirst(2, tc.f)
-			got, err, n := unwrap(ctx)
-			if err != nil || !bytes.Equal(got, dek) || n != 3 {
-				t.Fatalf("err %v after %d requests", err, n)
-			}
-		})
-	}
-	t.Run("503 gives up after 3 attempts", func(t *testing.T) {
-		failFirst(100, status(503))
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpUnwrap, 503)
-		if n != 3 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	t.Run("400 not retried", func(t *testing.T) {
-		failFirst(100, status(400))
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpUnwrap, 400)
-		if n != 1 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	t.Run("token endpoint 503 retried then succeeds", func(t *testing.T) {
-		q := newTestProvider(t, "azure", s, clientCredentials(s))
-		failFirst(2, status(503))
-		if _, err := q.Unwrap(ctx, mk, material); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("stall past the deadline", func(t *testing.T) {
-		// The reply is held until the client gave up (release), not until the server notices.
-		release := make(chan struct{})
-		defer close(release)
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			io.Copy(io.Discard, r.Body)
-			select {
-			case <-release:
-			case <-time.After(5 * time.Second):
-			}
-			return true
-		})
-		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpUnwrap, 0)
-		if !errors.Is(err, context.DeadlineExceeded) || n != 1 {
-			t.Fatalf("%d requests: %v", n, err)
-		}
-	})
-	t.Run("truncated reply", func(t *testing.T) {
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			if c, buf, err := w.(http.Hijacker).Hijack(); err == nil {
-				buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 241\r\n\r\n{\"kid\":\"https://key-vault")
-				buf.Flush()
-				c.Close()
-			}
-			return true
-		})
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpUnwrap, 0)
-		if n != 3 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	secret := base64.RawURLEncoding.EncodeToString(dek)
-	for name, body := range map[string]string{
-		"malformed JSON":    `{"value": "` + secret,
-		"no value":          `{"kid": "x"}`,
-		"value not string":  `{"value": 5}`,
-		"value not base64":  `{"value": "` + secret + `*"}`,
-		"wrong length":      `{"value": "` + secret[:40] + `"}`,
-		"empty body":        ``,
-		"value wrong case ": `{"Value": "` + secret + `"}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-				io.WriteString(w, body)
-				return true
-			})
-			_, err, n := unwrap(ctx)
-			ke := asKMSError(t, err, OpUnwrap, 200)
-			if n != 1 || strings.Contains(ke.Error(), secret[:40]) {
-				t.Fatalf("%d requests: %v", n, err)
-			}
-		})
-	}
-	s.Before(nil)
-	t.Run("TLS failure", func(t *testing.T) {
-		q, err := newProvider(kms.Config{Name: "azure", Credentials: marshal(t, bson.D{{Key: "accessToken", Value: s.IssueToken()}})})
+}
+
+// harness describes the provider and the test vault s to the kmstest suite: key "key1" with
+// and without its keyVersion; newCreds gives the credentials of each new provider.
+func harness(t *testing.T, s *azuretest.Server, newCreds func() bson.D) kmstest.Harness {
+	h := kekHarness()
+	version := s.CreateKey(t, "key1")
+	all := func() int { n, _ := s.Requests(); return n }
+	h.Server, h.Requests = s, all
+	h.New = func(t *testing.T, name string) kms.Provider { return newTestProvider(t, name, s, newCreds()) }
+	h.NewWithoutCA = func(t *testing.T) kms.Provider {
+		p, err := newProvider(kms.Config{Name: "azure", Credentials: kmstest.Marshal(t, bson.D{{Key: "accessToken", Value: s.IssueToken()}})})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = q.Unwrap(ctx, mk, material)
-		asKMSError(t, err, OpUnwrap, 0)
-		if !strings.Contains(err.Error(), "certificate") {
-			t.Fatal(err)
-		}
-	})
-	if got, err, _ := unwrap(ctx); err != nil || !bytes.Equal(got, dek) {
-		t.Fatalf("after the faults: %v", err)
+		return p
 	}
+	h.MasterKeys = func(endpoint string) []bson.Raw {
+		mk := func(version string) bson.Raw {
+			d := bson.D{{Key: "keyVaultEndpoint", Value: endpoint}, {Key: "keyName", Value: "key1"}}
+			if version != "" {
+				d = append(d, bson.E{Key: "keyVersion", Value: version})
+			}
+			return kmstest.Marshal(t, d)
+		}
+		return []bson.Raw{mk(""), mk(version)}
+	}
+	h.MaterialLen = 256
+	h.UnwrapOp, h.Retryable = OpUnwrap, kms.RetryableAzure
+	h.ErrorBody = `{"error":{"code":"Throttled","message":"later"}}`
+	h.BadReplies = func(dek []byte) (map[string]string, string) {
+		secret := base64.RawURLEncoding.EncodeToString(dek)
+		return map[string]string{
+			"malformed JSON":    `{"value": "` + secret,
+			"no value":          `{"kid": "x"}`,
+			"value not string":  `{"value": 5}`,
+			"value not base64":  `{"value": "` + secret + `*"}`,
+			"wrong length":      `{"value": "` + secret[:40] + `"}`,
+			"empty body":        ``,
+			"value wrong case ": `{"Value": "` + secret + `"}`,
+		}, secret[:40]
+	}
+	return h
+}
+
+// TestKEKParsing runs the azure cases of libmongocrypt's kek-tests.json.
+func TestKEKParsing(t *testing.T) { kmstest.TestKEK(t, kekHarness()) }
+
+// TestConformance runs the kmstest suite against the test vault, with client credentials
+// (a token fetched once, then cached) and with a given access token.
+func TestConformance(t *testing.T) {
+	s := azuretest.Start(t)
+	h := harness(t, s, func() bson.D { return clientCredentials(s) })
+	h.Tokens = func() int { _, n := s.Requests(); return n }
+	t.Run("RoundTrip", func(t *testing.T) { kmstest.TestRoundTrip(t, h) })
+	t.Run("Faults", func(t *testing.T) { kmstest.TestFaults(t, h) })
+	t.Run("AccessToken", func(t *testing.T) {
+		kmstest.TestRoundTrip(t, harness(t, s, func() bson.D { return bson.D{{Key: "accessToken", Value: s.IssueToken()}} }))
+	})
 }

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/kms"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/gcp/gcptest"
+	"github.com/mongocrypt-go/mongocrypt/internal/kms/kmstest"
 )
 
 const (
@@ -31,26 +31,11 @@ const (
 	email                            = "sa@test-project.iam.gserviceaccount.com"
 )
 
-func marshal(t testing.TB, v any) bson.Raw {
-	t.Helper()
-	b, err := bson.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func randomKey(t testing.TB) []byte {
-	dek := make([]byte, kms.DataKeyLen)
-	rand.Read(dek)
-	return dek
-}
-
 func noEnv(string) string { return "" }
 
 func newTestProvider(t testing.TB, name string, s *gcptest.Server, creds bson.D) *Provider {
 	t.Helper()
-	p, err := newProvider(kms.Config{Name: name, Credentials: marshal(t, creds), TLS: s.TLSConfig()}, noEnv)
+	p, err := newProvider(kms.Config{Name: name, Credentials: kmstest.Marshal(t, creds), TLS: s.TLSConfig()}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,19 +47,7 @@ func testMasterKey(t testing.TB, s *gcptest.Server, version string) bson.Raw {
 	if version != "" {
 		d = append(d, bson.E{Key: "keyVersion", Value: version})
 	}
-	return marshal(t, append(d, bson.E{Key: "endpoint", Value: s.Endpoint()}))
-}
-
-func asKMSError(t *testing.T, err error, op string, status int) *kms.Error {
-	t.Helper()
-	var ke *kms.Error
-	if !errors.As(err, &ke) {
-		t.Fatalf("error %v (%T) is not a *kms.Error", err, err)
-	}
-	if ke.Op != op || ke.Status != status {
-		t.Fatalf("error %q: op %q status %d, want op %q status %d", err, ke.Op, ke.Status, op, status)
-	}
-	return ke
+	return kmstest.Marshal(t, append(d, bson.E{Key: "endpoint", Value: s.Endpoint()}))
 }
 
 func setup(t *testing.T) (*gcptest.Server, bson.D) {
@@ -84,58 +57,6 @@ func setup(t *testing.T) (*gcptest.Server, bson.D) {
 	return s, bson.D{{Key: "email", Value: email}, {Key: "privateKey", Value: base64.StdEncoding.EncodeToString(der)}, {Key: "endpoint", Value: s.Endpoint()}}
 }
 
-// TestWrapUnwrap round-trips data keys through the test Cloud KMS with a service account
-// (JWT checked by the server; token cached), with the private key as base64 and as binary,
-// with a given access token, for "gcp" and "gcp:prod", with and without keyVersion.
-func TestWrapUnwrap(t *testing.T) {
-	s, creds := setup(t)
-	v2 := s.CreateKeyVersion(t, project, location, ring, keyName)
-	if v2 != 2 {
-		t.Fatal(v2)
-	}
-	der, _ := base64.StdEncoding.DecodeString(creds[1].Value.(string))
-	binCreds := append(bson.D(nil), creds...)
-	binCreds[1].Value = der
-	ctx := context.Background()
-	for _, name := range []string{"gcp", "gcp:prod"} {
-		for _, c := range []bson.D{creds, binCreds} {
-			for _, ver := range []string{"1", ""} {
-				p := newTestProvider(t, name, s, c)
-				_, t0 := s.Requests()
-				dek := randomKey(t)
-				material, stored, err := p.Wrap(ctx, testMasterKey(t, s, ver), dek)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := bson.D{{Key: "provider", Value: name}, {Key: "projectId", Value: project}, {Key: "location", Value: location}, {Key: "keyRing", Value: ring}, {Key: "keyName", Value: keyName}}
-				if ver != "" {
-					want = append(want, bson.E{Key: "keyVersion", Value: ver})
-				}
-				want = append(want, bson.E{Key: "endpoint", Value: s.Endpoint()})
-				if !bytes.Equal(stored, marshal(t, want)) {
-					t.Fatalf("stored %s, want %s", stored, marshal(t, want))
-				}
-				got, err := p.Unwrap(ctx, stored, material)
-				if err != nil || !bytes.Equal(got, dek) {
-					t.Fatalf("unwrap: %v", err)
-				}
-				if _, t1 := s.Requests(); t1-t0 != 1 {
-					t.Fatalf("%d token requests for two operations", t1-t0)
-				}
-			}
-		}
-	}
-	p := newTestProvider(t, "gcp", s, bson.D{{Key: "accessToken", Value: s.IssueToken()}})
-	dek := randomKey(t)
-	material, stored, err := p.Wrap(ctx, testMasterKey(t, s, ""), dek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := p.Unwrap(ctx, stored, material); err != nil || !bytes.Equal(got, dek) {
-		t.Fatalf("access token: %v", err)
-	}
-}
-
 // TestWrongKeyAndCredentials: another cryptoKey, an unknown key or version, altered material,
 // an unregistered service account and a bad token each fail with a *kms.Error.
 func TestWrongKeyAndCredentials(t *testing.T) {
@@ -143,39 +64,39 @@ func TestWrongKeyAndCredentials(t *testing.T) {
 	s.CreateKeyVersion(t, project, location, ring, "other")
 	ctx := context.Background()
 	p := newTestProvider(t, "gcp", s, creds)
-	material, _, err := p.Wrap(ctx, testMasterKey(t, s, ""), randomKey(t))
+	material, _, err := p.Wrap(ctx, testMasterKey(t, s, ""), kmstest.DataKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := marshal(t, bson.D{{Key: "projectId", Value: project}, {Key: "location", Value: location}, {Key: "keyRing", Value: ring}, {Key: "keyName", Value: "other"}, {Key: "endpoint", Value: s.Endpoint()}})
+	other := kmstest.Marshal(t, bson.D{{Key: "projectId", Value: project}, {Key: "location", Value: location}, {Key: "keyRing", Value: ring}, {Key: "keyName", Value: "other"}, {Key: "endpoint", Value: s.Endpoint()}})
 	all0, _ := s.Requests()
 	_, err = p.Unwrap(ctx, other, material)
-	asKMSError(t, err, OpDecrypt, 400)
+	kmstest.AsKMSError(t, err, OpDecrypt, 400)
 	if all, _ := s.Requests(); all-all0 != 1 {
 		t.Errorf("a 400 was retried")
 	}
-	_, _, err = p.Wrap(ctx, testMasterKey(t, s, "7"), randomKey(t))
-	asKMSError(t, err, OpEncrypt, 404)
+	_, _, err = p.Wrap(ctx, testMasterKey(t, s, "7"), kmstest.DataKey(t))
+	kmstest.AsKMSError(t, err, OpEncrypt, 404)
 	bad := append([]byte(nil), material...)
 	bad[20] ^= 1
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, ""), bad)
-	asKMSError(t, err, OpDecrypt, 400)
+	kmstest.AsKMSError(t, err, OpDecrypt, 400)
 
 	// A key registered nowhere signs the JWT: the token request fails.
 	k, _ := rsa.GenerateKey(rand.Reader, 2048)
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	wrong := append(bson.D(nil), creds...)
 	wrong[1].Value = der
-	_, _, err = newTestProvider(t, "gcp", s, wrong).Wrap(ctx, testMasterKey(t, s, ""), randomKey(t))
-	if ke := asKMSError(t, err, OpToken, 400); !strings.Contains(ke.Error(), "invalid JWT signature") {
+	_, _, err = newTestProvider(t, "gcp", s, wrong).Wrap(ctx, testMasterKey(t, s, ""), kmstest.DataKey(t))
+	if ke := kmstest.AsKMSError(t, err, OpToken, 400); !strings.Contains(ke.Error(), "invalid JWT signature") {
 		t.Fatal(err)
 	}
-	_, _, err = newTestProvider(t, "gcp", s, bson.D{{Key: "accessToken", Value: "made-up"}}).Wrap(ctx, testMasterKey(t, s, ""), randomKey(t))
-	asKMSError(t, err, OpEncrypt, 401)
+	_, _, err = newTestProvider(t, "gcp", s, bson.D{{Key: "accessToken", Value: "made-up"}}).Wrap(ctx, testMasterKey(t, s, ""), kmstest.DataKey(t))
+	kmstest.AsKMSError(t, err, OpEncrypt, 401)
 
 	s.RevokeTokens()
 	_, err = p.Unwrap(ctx, testMasterKey(t, s, ""), material)
-	asKMSError(t, err, OpDecrypt, 401)
+	kmstest.AsKMSError(t, err, OpDecrypt, 401)
 	if _, err := p.Unwrap(ctx, testMasterKey(t, s, ""), material); err != nil {
 		t.Fatalf("after revocation: %v", err)
 	}
@@ -225,7 +146,7 @@ func TestMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, t0 := s.Requests()
-	dek := randomKey(t)
+	dek := kmstest.DataKey(t)
 	material, stored, err := p.Wrap(ctx, testMasterKey(t, s, ""), dek)
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +174,7 @@ func TestMetadata(t *testing.T) {
 	s.SetMetadataFailure(500)
 	r, _ := newProvider(kms.Config{Name: "gcp", TLS: s.TLSConfig(), Endpoints: map[string]string{EndpointMetadata: md}}, noEnv)
 	_, err = r.Unwrap(ctx, stored, material)
-	asKMSError(t, err, OpCredentials, 500)
+	kmstest.AsKMSError(t, err, OpCredentials, 500)
 	if _, err := New(kms.Config{Name: "gcp:x"}); err == nil {
 		t.Fatal("on-demand credentials accepted for a named provider")
 	}
@@ -291,12 +212,12 @@ func TestRecordedReplies(t *testing.T) {
 	der, _ := x509.MarshalPKCS8PrivateKey(k)
 	rc := &recorded{t: t}
 	p, err := newProvider(kms.Config{Name: "gcp", HTTPClient: &http.Client{Transport: rc},
-		Credentials: marshal(t, bson.D{{Key: "email", Value: email}, {Key: "privateKey", Value: der}})}, noEnv)
+		Credentials: kmstest.Marshal(t, bson.D{{Key: "email", Value: email}, {Key: "privateKey", Value: der}})}, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := marshal(t, bson.D{{Key: "projectId", Value: "p"}, {Key: "location", Value: "global"}, {Key: "keyRing", Value: "r"}, {Key: "keyName", Value: "k"}, {Key: "keyVersion", Value: "3"}})
-	dek := randomKey(t)
+	mk := kmstest.Marshal(t, bson.D{{Key: "projectId", Value: "p"}, {Key: "location", Value: "global"}, {Key: "keyRing", Value: "r"}, {Key: "keyName", Value: "k"}, {Key: "keyVersion", Value: "3"}})
+	dek := kmstest.DataKey(t)
 	material, _, err := p.Wrap(context.Background(), mk, dek)
 	if err != nil {
 		t.Fatal(err)
@@ -344,63 +265,6 @@ func TestRecordedReplies(t *testing.T) {
 	}
 }
 
-// TestKEKParsing runs the gcp cases of libmongocrypt's kek-tests.json.
-func TestKEKParsing(t *testing.T) {
-	b, err := os.ReadFile("testdata/kek-tests.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		t.Fatal(err)
-	}
-	p := &Provider{name: "gcp"}
-	n := 0
-	for _, r := range raw {
-		var tc struct {
-			Input  bson.D
-			Expect string
-		}
-		if err := bson.UnmarshalExtJSON(r, false, &tc); err != nil {
-			t.Fatal(err)
-		}
-		in := marshal(t, tc.Input)
-		if prov, _ := kms.ProviderOf(in); prov != "gcp" {
-			continue
-		}
-		n++
-		mk, err := p.parseMasterKey(in)
-		if tc.Expect != "ok" {
-			if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.Expect)) {
-				t.Errorf("%s: err %v, want %q", in, err, tc.Expect)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", in, err)
-		}
-		stored, _ := mk.stored("gcp")
-		var got, want bson.M
-		bson.Unmarshal(stored, &got)
-		bson.Unmarshal(in, &want)
-		if len(got) != len(want) {
-			t.Errorf("stored %s for %s", stored, in)
-		}
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("stored %s for %s: field %s", stored, in, k)
-			}
-		}
-		// kek-tests' identifiers hold spaces: a request refuses them.
-		if _, err := mk.path(OpEncrypt); err == nil || !strings.Contains(err.Error(), "invalid character") {
-			t.Errorf("path of %s: %v", in, err)
-		}
-	}
-	if n != 4 {
-		t.Fatalf("%d gcp cases, want 4", n)
-	}
-}
-
 // TestCredentialErrors covers the credential document rules.
 func TestCredentialErrors(t *testing.T) {
 	for _, tc := range []struct {
@@ -413,156 +277,102 @@ func TestCredentialErrors(t *testing.T) {
 		{bson.D{{Key: "email", Value: "e"}, {Key: "privateKey", Value: "AAAA"}}, "PKCS#8"},
 		{bson.D{{Key: "email", Value: "e"}, {Key: "privateKey", Value: 5}}, "expected UTF-8 or binary privateKey"},
 	} {
-		_, err := New(kms.Config{Name: "gcp", Credentials: marshal(t, tc.creds)})
+		_, err := New(kms.Config{Name: "gcp", Credentials: kmstest.Marshal(t, tc.creds)})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.creds, err, tc.want)
 		}
 	}
 }
 
-// TestFaults injects faults in front of the test Cloud KMS.
-func TestFaults(t *testing.T) {
-	s, creds := setup(t)
-	p := newTestProvider(t, "gcp", s, creds)
-	ctx := context.Background()
-	dek := randomKey(t)
-	mk := testMasterKey(t, s, "")
-	material, _, err := p.Wrap(ctx, mk, dek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	failFirst := func(n int, f func(w http.ResponseWriter, r *http.Request)) {
-		count := 0
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			count++
-			if count <= n {
-				f(w, r)
-				return true
+// kekHarness is the provider as kmstest.TestKEK parses masterKeys.
+func kekHarness() kmstest.Harness {
+	p := &Provider{name: "gcp"}
+	return kmstest.Harness{
+		Type: "gcp",
+		ParseMasterKey: func(in bson.Raw) (bson.Raw, error) {
+			mk, err := p.parseMasterKey(in)
+			if err != nil {
+				return nil, err
 			}
-			return false
-		})
-	}
-	status := func(code int) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(code)
-			io.WriteString(w, `{"error":{"code":503,"message":"later","status":"UNAVAILABLE"}}`)
-		}
-	}
-	drop := func(w http.ResponseWriter, r *http.Request) {
-		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			c.Close()
-		}
-	}
-	unwrap := func(ctx context.Context) ([]byte, error, int) {
-		before, _ := s.Requests()
-		got, err := p.Unwrap(ctx, mk, material)
-		after, _ := s.Requests()
-		return got, err, after - before
-	}
-	for _, tc := range []struct {
-		name string
-		f    func(w http.ResponseWriter, r *http.Request)
-	}{{"drop", drop}, {"500", status(500)}, {"503", status(503)}, {"429", status(429)}} {
-		t.Run(tc.name+" retried then succeeds", func(t *testing.T) {
-			failFirst(2, tc.f)
-			got, err, n := unwrap(ctx)
-			if err != nil || !bytes.Equal(got, dek) || n != 3 {
-				t.Fatalf("err %v after %d requests", err, n)
+			return mk.stored("gcp")
+		},
+		// kek-tests' identifiers hold spaces: a request refuses them.
+		CheckParsedKEK: func(t *testing.T, in bson.Raw) {
+			mk, err := p.parseMasterKey(in)
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
+			if _, err := mk.path(OpEncrypt); err == nil || !strings.Contains(err.Error(), "invalid character") {
+				t.Errorf("path of %s: %v", in, err)
+			}
+		},
 	}
-	t.Run("503 gives up after 3 attempts", func(t *testing.T) {
-		failFirst(100, status(503))
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpDecrypt, 503)
-		if n != 3 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	t.Run("400 not retried", func(t *testing.T) {
-		failFirst(100, status(400))
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpDecrypt, 400)
-		if n != 1 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	t.Run("token endpoint 500 retried then succeeds", func(t *testing.T) {
-		q := newTestProvider(t, "gcp", s, creds)
-		failFirst(2, status(500))
-		if _, err := q.Unwrap(ctx, mk, material); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Run("stall past the deadline", func(t *testing.T) {
-		// The reply is held until the client gave up (release), not until the server notices.
-		release := make(chan struct{})
-		defer close(release)
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			io.Copy(io.Discard, r.Body)
-			select {
-			case <-release:
-			case <-time.After(5 * time.Second):
-			}
-			return true
-		})
-		ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpDecrypt, 0)
-		if !errors.Is(err, context.DeadlineExceeded) || n != 1 {
-			t.Fatalf("%d requests: %v", n, err)
-		}
-	})
-	t.Run("truncated reply", func(t *testing.T) {
-		s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-			if c, buf, err := w.(http.Hijacker).Hijack(); err == nil {
-				buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 145\r\n\r\n{\"plaintext\": \"AAEC")
-				buf.Flush()
-				c.Close()
-			}
-			return true
-		})
-		_, err, n := unwrap(ctx)
-		asKMSError(t, err, OpDecrypt, 0)
-		if n != 3 {
-			t.Fatalf("%d requests", n)
-		}
-	})
-	secret := base64.StdEncoding.EncodeToString(dek)
-	for name, body := range map[string]string{
-		"malformed JSON":       `{"plaintext": "` + secret,
-		"no plaintext":         `{"usedPrimary": true}`,
-		"plaintext not string": `{"plaintext": []}`,
-		"plaintext not base64": `{"plaintext": "` + secret + `-"}`,
-		"wrong length":         `{"plaintext": "` + secret[:40] + `"}`,
-		"empty body":           ``,
-	} {
-		t.Run(name, func(t *testing.T) {
-			s.Before(func(w http.ResponseWriter, r *http.Request) bool {
-				io.WriteString(w, body)
-				return true
-			})
-			_, err, n := unwrap(ctx)
-			ke := asKMSError(t, err, OpDecrypt, 200)
-			if n != 1 || strings.Contains(ke.Error(), secret[:40]) {
-				t.Fatalf("%d requests: %v", n, err)
-			}
-		})
-	}
-	s.Before(nil)
-	t.Run("TLS failure", func(t *testing.T) {
-		q, err := newProvider(kms.Config{Name: "gcp", Credentials: marshal(t, bson.D{{Key: "accessToken", Value: s.IssueToken()}})}, noEnv)
+}
+
+// harness describes the provider and the test Cloud KMS s (with setup's key and service
+// account) to the kmstest suite: the key with keyVersion 1 and without; creds are the
+// credentials of each new provider.
+func harness(s *gcptest.Server, creds bson.D) kmstest.Harness {
+	h := kekHarness()
+	all := func() int { n, _ := s.Requests(); return n }
+	h.Server, h.Requests = s, all
+	h.New = func(t *testing.T, name string) kms.Provider { return newTestProvider(t, name, s, creds) }
+	h.NewWithoutCA = func(t *testing.T) kms.Provider {
+		p, err := newProvider(kms.Config{Name: "gcp", Credentials: kmstest.Marshal(t, bson.D{{Key: "accessToken", Value: s.IssueToken()}})}, noEnv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = q.Unwrap(ctx, mk, material)
-		asKMSError(t, err, OpDecrypt, 0)
-		if !strings.Contains(err.Error(), "certificate") {
-			t.Fatal(err)
-		}
-	})
-	if got, err, _ := unwrap(ctx); err != nil || !bytes.Equal(got, dek) {
-		t.Fatalf("after the faults: %v", err)
+		return p
 	}
+	h.MasterKeys = func(endpoint string) []bson.Raw {
+		mk := func(version string) bson.Raw {
+			d := bson.D{{Key: "projectId", Value: project}, {Key: "location", Value: location}, {Key: "keyRing", Value: ring}, {Key: "keyName", Value: keyName}}
+			if version != "" {
+				d = append(d, bson.E{Key: "keyVersion", Value: version})
+			}
+			b, _ := bson.Marshal(append(d, bson.E{Key: "endpoint", Value: endpoint}))
+			return b
+		}
+		return []bson.Raw{mk(""), mk("1")}
+	}
+	h.UnwrapOp, h.Retryable = OpDecrypt, kms.RetryableGCP
+	h.ErrorBody = `{"error":{"code":503,"message":"later","status":"UNAVAILABLE"}}`
+	h.BadReplies = func(dek []byte) (map[string]string, string) {
+		secret := base64.StdEncoding.EncodeToString(dek)
+		return map[string]string{
+			"malformed JSON":       `{"plaintext": "` + secret,
+			"no plaintext":         `{"usedPrimary": true}`,
+			"plaintext not string": `{"plaintext": []}`,
+			"plaintext not base64": `{"plaintext": "` + secret + `-"}`,
+			"wrong length":         `{"plaintext": "` + secret[:40] + `"}`,
+			"empty body":           ``,
+		}, secret[:40]
+	}
+	return h
+}
+
+// TestKEKParsing runs the gcp cases of libmongocrypt's kek-tests.json.
+func TestKEKParsing(t *testing.T) { kmstest.TestKEK(t, kekHarness()) }
+
+// TestConformance runs the kmstest suite against the test Cloud KMS with a service account
+// (JWT checked by the server; token cached), its private key as base64 and as binary, and
+// with a given access token.
+func TestConformance(t *testing.T) {
+	s, creds := setup(t)
+	if v2 := s.CreateKeyVersion(t, project, location, ring, keyName); v2 != 2 {
+		t.Fatal(v2)
+	}
+	h := harness(s, creds)
+	h.Tokens = func() int { _, n := s.Requests(); return n }
+	t.Run("RoundTrip", func(t *testing.T) { kmstest.TestRoundTrip(t, h) })
+	t.Run("Faults", func(t *testing.T) { kmstest.TestFaults(t, h) })
+	der, _ := base64.StdEncoding.DecodeString(creds[1].Value.(string))
+	binCreds := append(bson.D(nil), creds...)
+	binCreds[1].Value = der
+	hb := harness(s, binCreds)
+	hb.Tokens = h.Tokens
+	t.Run("BinaryPrivateKey", func(t *testing.T) { kmstest.TestRoundTrip(t, hb) })
+	t.Run("AccessToken", func(t *testing.T) {
+		kmstest.TestRoundTrip(t, harness(s, bson.D{{Key: "accessToken", Value: s.IssueToken()}}))
+	})
 }
