@@ -209,9 +209,10 @@ func (a *app) exec(s *cmdSpec, args []string) int {
 	return exitOK
 }
 
-// oneLine renders an error on one line with every secret replaced.
+// oneLine renders an error on one line with every secret replaced, without the library's
+// "mongocrypt error N: " prefixes and with every key id in the UUID form.
 func (a *app) oneLine(err error) string {
-	s := a.redact(err.Error())
+	s := a.redact(plainErrorText(err.Error()))
 	s = strings.ReplaceAll(s, "\r", "")
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

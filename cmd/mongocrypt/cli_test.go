@@ -166,6 +166,21 @@ func checkFailure(t testing.TB, r result, code int, want string) {
 	if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "mongocrypt") {
 		t.Fatalf("stderr is not one line starting with the command: %q", r.stderr)
 	}
+	checkPlainErrors(t, r)
+}
+
+// checkPlainErrors checks that the output shows no error code of the library ("mongocrypt error
+// 3: ") and no key id in base64: the tool prints key ids as UUIDs everywhere.
+func checkPlainErrors(t testing.TB, r result) {
+	t.Helper()
+	for _, out := range []string{r.stdout, r.stderr} {
+		if libErrorPrefix.MatchString(out) {
+			t.Fatalf("the output holds the library's error code: %s", r)
+		}
+		if binaryUUID.MatchString(out) {
+			t.Fatalf("the output shows a key id in base64: %s", r)
+		}
+	}
 }
 
 func randBytes(t testing.TB, n int) []byte {

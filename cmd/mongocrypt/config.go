@@ -113,7 +113,7 @@ Flags:
 Example:
   MONGOCRYPT_LOCAL_KEY_new=$(base64 -w0 new-master-key.bin) mongocrypt keys rewrap \
     --config mongocrypt.yaml --filter '{"masterKey.provider":"local"}' --provider local:new
-`[1:] + connEnvHelp[1:]
+` + connEnvHelp
 
 // connFlagNames are the flags addConnFlags declares, for the help.
 var connFlagNames = map[string]bool{

@@ -17,15 +17,51 @@ import (
 // maxValueBytes bounds a value read from stdin: the largest BSON document.
 const maxValueBytes = 16 << 20
 
-// Algorithm names of the CSFLE algorithms, and their short forms on the command line.
+// Algorithm names of the CSFLE algorithms.
 const (
 	algoDeterministic = "AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic"
 	algoRandom        = "AEAD_AES_256_CBC_HMAC_SHA_512-Random"
 )
 
-var algoAliases = map[string]string{
-	"deterministic": algoDeterministic,
-	"random":        algoRandom,
+// algorithms are the encryption algorithms of --algorithm: the short name of the command line
+// and the library's name. Both are accepted, in any case; the help lists them from here.
+var algorithms = []struct{ short, name string }{
+	{"deterministic", algoDeterministic},
+	{"random", algoRandom},
+	{"indexed", "Indexed"},
+	{"unindexed", "Unindexed"},
+	{"range", "Range"},
+	{"string", "String"},
+}
+
+// algorithmNames lists the names --algorithm accepts, short names first.
+func algorithmNames() []string {
+	var short, full []string
+	for _, a := range algorithms {
+		short = append(short, a.short)
+		if !strings.EqualFold(a.short, a.name) {
+			full = append(full, a.name)
+		}
+	}
+	return append(short, full...)
+}
+
+// parseAlgorithm returns the library's name of an algorithm given by its short or full name.
+func parseAlgorithm(s string) (string, error) {
+	for _, a := range algorithms {
+		if strings.EqualFold(s, a.short) || strings.EqualFold(s, a.name) {
+			return a.name, nil
+		}
+	}
+	return "", usagef("--algorithm %q is not an algorithm: want one of %s", s, strings.Join(algorithmNames(), ", "))
+}
+
+// algorithmUsage is the help of --algorithm: the list of names, which a test reads back, the
+// short ones on a line and the full ones on the next.
+func algorithmUsage() string {
+	names := algorithmNames()
+	return "the encryption `ALGORITHM` (required), one of (in any case):\n" +
+		strings.Join(names[:len(algorithms)], ", ") + ",\n" + strings.Join(names[len(algorithms):], ", ")
 }
 
 func encryptSpec() *cmdSpec {
@@ -39,11 +75,14 @@ func encryptSpec() *cmdSpec {
 with --output base64, as the base64 of its bytes. Without VALUE, or with "-", the value is read
 from stdin, which keeps it out of the process list.
 
---algorithm is any algorithm of the library, passed through as given: deterministic and random
-are short for AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic and -Random (CSFLE); the Queryable
-Encryption algorithms (Indexed, Unindexed, Range, String) take --query-type,
---contention-factor, --range and --string as the driver's EncryptOptions do, and need a key id:
---key-alt-name is looked up first. With --query-type the result is the payload of a query.
+--algorithm names the algorithm, in any case: deterministic and random are short for the CSFLE
+algorithms AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic and -Random; indexed, unindexed, range and
+string for the Queryable Encryption algorithms Indexed, Unindexed, Range and String, which take
+--query-type, --contention-factor, --range and --string as the driver's EncryptOptions do, and
+need a key id: --key-alt-name is looked up first. With --query-type the result is the payload of
+a query.
+
+A string VALUE is quoted as JSON, and the quotes kept from the shell: '"457-55-5462"'.
 
 --expression encrypts a range query instead of a value (the library's EncryptExpression): VALUE
 is {"$and":[{"FIELD":{"$gte":LOW}},{"FIELD":{"$lt":HIGH}}]} (or the aggregate form), and the
@@ -61,7 +100,7 @@ output is the encrypted expression as canonical Extended JSON.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			keyIDFlag := fs.String("key-id", "", "the `UUID` of the data key")
 			altName := fs.String("key-alt-name", "", "the keyAltName `NAME` of the data key (instead of --key-id)")
-			algorithm := fs.String("algorithm", "", "the encryption `ALGORITHM` (required): deterministic, random, Indexed,\nUnindexed, Range, String, or a full name")
+			algorithm := fs.String("algorithm", "", algorithmUsage())
 			queryType := fs.String("query-type", "", "the Queryable Encryption query `TYPE` (equality, range, prefixPreview,\nsuffixPreview, substringPreview...): encrypts the payload of a query")
 			contention := fs.Int64("contention-factor", 0, "the Queryable Encryption contention `FACTOR` (Indexed, Range, String)")
 			rangeOpts := fs.String("range", "", "the range options of the Range algorithm, a `JSON` document\n{\"min\":..,\"max\":..,\"sparsity\":..,\"trimFactor\":..,\"precision\":..}")
@@ -86,9 +125,9 @@ output is the encrypted expression as canonical Extended JSON.`,
 				if *algorithm == "" {
 					return usagef("--algorithm is required")
 				}
-				algo := *algorithm
-				if full, ok := algoAliases[strings.ToLower(algo)]; ok {
-					algo = full
+				algo, err := parseAlgorithm(*algorithm)
+				if err != nil {
+					return err
 				}
 				opts.SetAlgorithm(algo)
 				if *queryType != "" {
@@ -123,10 +162,10 @@ output is the encrypted expression as canonical Extended JSON.`,
 				}
 				val, err := parseValue(text)
 				if err != nil {
-					return usagef("VALUE is %v", err)
+					return usagef("VALUE is %v%s", err, quoteHint(text))
 				}
 				if *expression && val.Type != bson.TypeEmbeddedDocument {
-					return usagef("with --expression, VALUE must be a document, not a %s", val.Type)
+					return usagef("with --expression, VALUE must be a document, not %s", typeName(val.Type))
 				}
 				s, err := cf.open(ctx, a)
 				if err != nil {
@@ -178,6 +217,16 @@ output is the encrypted expression as canonical Extended JSON.`,
 			}
 		},
 	}
+}
+
+// quoteHint is the advice for a VALUE that is not Extended JSON and does not start as a
+// document, an array or a string would: most likely a string without its JSON quotes. It
+// never repeats the value, which is the plaintext.
+func quoteHint(text string) string {
+	if t := strings.TrimSpace(text); t != "" && strings.ContainsRune(`{["`, rune(t[0])) {
+		return ""
+	}
+	return `; to encrypt a string, quote it as JSON, as in '"text"'`
 }
 
 // binaryValue encodes a binary as the bytes of a BSON value.
@@ -298,15 +347,21 @@ func decryptSpec() *cmdSpec {
 	return &cmdSpec{
 		path:    "decrypt",
 		args:    "[VALUE | -]",
-		summary: "decrypt one encrypted value",
+		summary: "decrypt an encrypted value, or the encrypted values of a document",
 		desc: `Decrypts VALUE, an encrypted value (a binary of subtype 6) given as Extended JSON
 ({"$binary":{"base64":"...","subType":"06"}}) or as the base64 of its bytes, and prints the
-plaintext as canonical Extended JSON (--relaxed: relaxed Extended JSON). Without VALUE, or with
-"-", the value is read from stdin. The data key is found in the key vault by the id the
-ciphertext carries.`,
+plaintext as canonical Extended JSON (--relaxed: relaxed Extended JSON). VALUE may also be a
+document or an array, as a find prints it: every encrypted value in it, at any depth, is
+decrypted in place and the whole is printed. Without VALUE, or with "-", the value is read from
+stdin. The data key is found in the key vault by the id the ciphertext carries.
+
+A VALUE that holds nothing to decrypt fails (exit status 1): a value that is not a binary of
+subtype 6, a document or array without one, or only placeholders and payloads of queries (which
+are encrypted for the server, not stored).`,
 		examples: []string{
 			`mongocrypt decrypt '{"$binary":{"base64":"AR...","subType":"06"}}'`,
 			`mongocrypt encrypt --key-alt-name billing --algorithm random --output base64 '"x"' | mongocrypt decrypt`,
+			`mongocrypt decrypt --relaxed '{"_id":1,"ssn":{"$binary":{"base64":"AR...","subType":"06"}}}'`,
 		},
 		maxArgs:   1,
 		valueArgs: true,
@@ -318,7 +373,7 @@ ciphertext carries.`,
 				if err != nil {
 					return err
 				}
-				ct, err := parseCiphertext(text)
+				in, err := parseDecryptValue(text)
 				if err != nil {
 					return err
 				}
@@ -327,43 +382,172 @@ ciphertext carries.`,
 					return err
 				}
 				defer s.close()
-				val, err := s.ce.Decrypt(ctx, ct)
+				d := &decrypter{ce: s.ce}
+				out, err := d.value(ctx, in, "")
 				if err != nil {
-					return fmt.Errorf("decrypting: %w", err)
+					return err
 				}
-				if st, _, ok := val.BinaryOK(); ok && st == bson.TypeBinaryEncrypted && len(ct.Data) > 0 {
-					fmt.Fprintf(a.stderr, "mongocrypt decrypt: VALUE (blob subtype %d) is a placeholder or the payload of a query, not a stored value: printed unchanged\n", ct.Data[0])
+				if err := d.check(in); err != nil {
+					return err
 				}
-				out, err := formatValue(val, !*relaxed)
+				if d.left > 0 {
+					fmt.Fprintf(a.stderr, "mongocrypt decrypt: %s left as in VALUE: placeholders and payloads of queries are not stored values\n",
+						plural(d.left, "encrypted value"))
+				}
+				res, err := formatValue(out, !*relaxed)
 				if err != nil {
 					return fmt.Errorf("writing the value as Extended JSON: %w", err)
 				}
-				_, err = fmt.Fprintln(a.stdout, out)
+				_, err = fmt.Fprintln(a.stdout, res)
 				return err
 			}
 		},
 	}
 }
 
-// parseCiphertext reads an encrypted value: Extended JSON binary of subtype 6, or base64.
-func parseCiphertext(text string) (bson.Binary, error) {
-	if strings.HasPrefix(text, "{") {
+// parseDecryptValue reads the VALUE of decrypt: Extended JSON (an encrypted binary, or a
+// document or an array holding some), or the base64 of an encrypted value. Text that is
+// neither is a usage error; a value that holds no binary of subtype 6 is a failure. The errors
+// name the type of the value, never the value.
+func parseDecryptValue(text string) (bson.RawValue, error) {
+	if json.Valid([]byte(text)) {
 		v, err := parseValue(text)
 		if err != nil {
-			return bson.Binary{}, usagef("VALUE is %v", err)
+			return bson.RawValue{}, usagef("VALUE is %v", err)
 		}
-		st, data, ok := v.BinaryOK()
-		if !ok {
-			return bson.Binary{}, usagef("VALUE is a %s, not an encrypted binary value", v.Type)
+		switch v.Type {
+		case bson.TypeBinary:
+			if st, _, _ := v.BinaryOK(); st != bson.TypeBinaryEncrypted {
+				return bson.RawValue{}, fmt.Errorf("VALUE is a binary of subtype %d, not an encrypted value (a binary of subtype 6): nothing to decrypt", st)
+			}
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
+			if countEncrypted(v) == 0 {
+				return bson.RawValue{}, fmt.Errorf("VALUE is %s with no encrypted value in it (no binary of subtype 6): nothing to decrypt", typeName(v.Type))
+			}
+		default:
+			return bson.RawValue{}, fmt.Errorf("VALUE is %s, not an encrypted value (a binary of subtype 6): nothing to decrypt", typeName(v.Type))
 		}
-		if st != bson.TypeBinaryEncrypted {
-			return bson.Binary{}, usagef("VALUE is a binary of subtype %d, not an encrypted value (subtype 6)", st)
-		}
-		return bson.Binary{Subtype: st, Data: data}, nil
+		return v, nil
 	}
 	data, err := base64.StdEncoding.DecodeString(text)
-	if err != nil {
-		return bson.Binary{}, usagef("VALUE is neither Extended JSON nor base64")
+	if err != nil || len(data) == 0 {
+		return bson.RawValue{}, usagef("VALUE is neither Extended JSON nor base64")
 	}
-	return bson.Binary{Subtype: bson.TypeBinaryEncrypted, Data: data}, nil
+	return bson.RawValue{Type: bson.TypeBinary, Value: binaryValue(bson.Binary{Subtype: bson.TypeBinaryEncrypted, Data: data})}, nil
+}
+
+// typeName names a BSON type with its article: "a string", "an array".
+func typeName(t bson.Type) string {
+	name := t.String()
+	switch {
+	case t == bson.TypeEmbeddedDocument:
+		return "a document"
+	case t == bson.TypeNull:
+		return "null"
+	case strings.ContainsRune("aeiouAEIO", rune(name[0])):
+		return "an " + name
+	}
+	return "a " + name
+}
+
+// countEncrypted counts the binaries of subtype 6 in v, at any depth.
+func countEncrypted(v bson.RawValue) int {
+	switch v.Type {
+	case bson.TypeBinary:
+		if st, _, _ := v.BinaryOK(); st == bson.TypeBinaryEncrypted {
+			return 1
+		}
+	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		vals, err := bson.Raw(v.Value).Values()
+		if err != nil {
+			return 0
+		}
+		n := 0
+		for _, e := range vals {
+			n += countEncrypted(e)
+		}
+		return n
+	}
+	return 0
+}
+
+// decrypter decrypts the encrypted values of a value and counts what it did.
+type decrypter struct {
+	ce interface {
+		Decrypt(context.Context, bson.Binary) (bson.RawValue, error)
+	}
+	decrypted int // the stored values decrypted
+	left      int // the placeholders and payloads of queries, which the library returns as they are
+	subtype   byte
+}
+
+// value returns v with every encrypted value in it decrypted. path names the field of a
+// failure ("" for VALUE itself).
+func (d *decrypter) value(ctx context.Context, v bson.RawValue, path string) (bson.RawValue, error) {
+	switch v.Type {
+	case bson.TypeBinary:
+		st, data, _ := v.BinaryOK()
+		if st != bson.TypeBinaryEncrypted {
+			return v, nil
+		}
+		out, err := d.ce.Decrypt(ctx, bson.Binary{Subtype: st, Data: data})
+		if err != nil {
+			if path == "" {
+				return v, fmt.Errorf("decrypting: %w", err)
+			}
+			return v, fmt.Errorf("decrypting %s: %w", path, err)
+		}
+		if ost, _, ok := out.BinaryOK(); ok && ost == bson.TypeBinaryEncrypted {
+			d.left++
+			if len(data) > 0 {
+				d.subtype = data[0]
+			}
+		} else {
+			d.decrypted++
+		}
+		return out, nil
+	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		elems, err := bson.Raw(v.Value).Elements()
+		if err != nil {
+			return v, fmt.Errorf("reading VALUE: %w", err)
+		}
+		doc := make(bson.D, 0, len(elems))
+		for _, e := range elems {
+			p := e.Key()
+			if path != "" {
+				p = path + "." + p
+			}
+			nv, err := d.value(ctx, e.Value(), p)
+			if err != nil {
+				return v, err
+			}
+			doc = append(doc, bson.E{Key: e.Key(), Value: nv})
+		}
+		b, err := bson.Marshal(doc)
+		if err != nil {
+			return v, fmt.Errorf("writing the decrypted document: %w", err)
+		}
+		// An array is a document whose keys are "0", "1"...: the same bytes.
+		return bson.RawValue{Type: v.Type, Value: b}, nil
+	}
+	return v, nil
+}
+
+// check fails when nothing was decrypted: VALUE held only placeholders and payloads of queries.
+func (d *decrypter) check(in bson.RawValue) error {
+	if d.decrypted > 0 {
+		return nil
+	}
+	if in.Type == bson.TypeBinary {
+		return fmt.Errorf("VALUE is a placeholder or the payload of a query (blob subtype %d), not an encrypted stored value: nothing to decrypt", d.subtype)
+	}
+	return fmt.Errorf("VALUE holds no encrypted stored value, only placeholders or payloads of queries (%s): nothing to decrypt", plural(d.left, "encrypted value"))
+}
+
+// plural writes a count and a noun: "1 key", "2 keys".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

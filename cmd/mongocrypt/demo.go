@@ -87,7 +87,7 @@ func demo(ctx context.Context, uri string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Created data key %x (keyAltName \"demo-key\")\n\n", keyID.Data)
+	fmt.Fprintf(out, "Created data key %s (keyAltName \"demo-key\")\n\n", uuidString(keyID.Data))
 
 	// 3. Documents whose sensitive fields are encrypted before they leave the process.
 	encrypt := func(v any, algo string) (bson.Binary, error) {

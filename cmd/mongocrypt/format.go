@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -223,18 +226,31 @@ func writeKeyDetail(w io.Writer, doc bson.Raw) error {
 	return tw.Flush()
 }
 
+// keyJSON writes a key document as relaxed Extended JSON with its id as {"$uuid": ...}.
+func keyJSON(doc bson.Raw) ([]byte, error) {
+	b, err := bson.MarshalExtJSON(doc, false, false)
+	if err != nil {
+		return nil, err
+	}
+	return uuidJSON(b), nil
+}
+
 // writeKeyJSON writes one key document as indented relaxed Extended JSON.
 func writeKeyJSON(w io.Writer, doc bson.Raw) error {
-	b, err := bson.MarshalExtJSONIndent(doc, false, false, "", "  ")
+	b, err := keyJSON(doc)
 	if err != nil {
 		return fmt.Errorf("writing the key document as Extended JSON: %w", err)
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return fmt.Errorf("writing the key document as Extended JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out.Bytes())
 	return err
 }
 
 // writeKeysJSON writes key documents as a JSON array, one relaxed Extended JSON document a
-// line.
+// line, ids as {"$uuid": ...}.
 func writeKeysJSON(w io.Writer, docs []bson.Raw) error {
 	if len(docs) == 0 {
 		_, err := fmt.Fprintln(w, "[]")
@@ -242,7 +258,7 @@ func writeKeysJSON(w io.Writer, docs []bson.Raw) error {
 	}
 	fmt.Fprintln(w, "[")
 	for i, d := range docs {
-		b, err := bson.MarshalExtJSON(d, false, false)
+		b, err := keyJSON(d)
 		if err != nil {
 			return fmt.Errorf("writing key %d as Extended JSON: %w", i, err)
 		}
@@ -254,4 +270,40 @@ func writeKeysJSON(w io.Writer, docs []bson.Raw) error {
 	}
 	_, err := fmt.Fprintln(w, "]")
 	return err
+}
+
+// libErrorPrefix is what the library's Error puts before each message of a chain: "mongocrypt
+// error 3: ". The code says nothing to a person reading the line that the message does not.
+var libErrorPrefix = regexp.MustCompile(`mongocrypt error [0-9]+: `)
+
+// binaryUUID matches a UUID written as an Extended JSON binary of subtype 4 (as the driver
+// prints a key id in a document or an error): {"$binary":{"base64":"...","subType":"04"}}, with
+// the two fields in either order.
+var binaryUUID = regexp.MustCompile(`\{\s*"\$binary"\s*:\s*\{\s*(?:"base64"\s*:\s*"([A-Za-z0-9+/]{22}==)"\s*,\s*"subType"\s*:\s*"0?4"|"subType"\s*:\s*"0?4"\s*,\s*"base64"\s*:\s*"([A-Za-z0-9+/]{22}==)")\s*\}\s*\}`)
+
+// replaceBinaryUUIDs rewrites every Extended JSON binary UUID of s with repl applied to its
+// canonical UUID text.
+func replaceBinaryUUIDs(s string, repl func(uuid string) string) string {
+	return binaryUUID.ReplaceAllStringFunc(s, func(m string) string {
+		sub := binaryUUID.FindStringSubmatch(m)
+		b, err := base64.StdEncoding.DecodeString(sub[1] + sub[2])
+		if err != nil || len(b) != 16 {
+			return m
+		}
+		return repl(uuidString(b))
+	})
+}
+
+// plainErrorText is the text of an error as the tool prints it: without the library's code
+// prefixes, and with key ids as UUIDs as everywhere else in the output.
+func plainErrorText(s string) string {
+	s = libErrorPrefix.ReplaceAllString(s, "")
+	return replaceBinaryUUIDs(s, func(id string) string { return id })
+}
+
+// uuidJSON rewrites the binary UUIDs of Extended JSON text as {"$uuid":"..."}, the Extended
+// JSON form that shows a UUID as the tables and messages do (every Extended JSON parser reads
+// it back as the same binary of subtype 4).
+func uuidJSON(b []byte) []byte {
+	return []byte(replaceBinaryUUIDs(string(b), func(id string) string { return `{"$uuid":"` + id + `"}` }))
 }

@@ -122,3 +122,27 @@ func TestSplitSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainErrorText(t *testing.T) {
+	const id = "0f3c5f4e-5a1d-4c52-9a0b-1c2d3e4f5a6b"
+	const b64 = "DzxfTlodTFKaCxwtPk9aaw=="
+	for in, want := range map[string]string{
+		"decrypting: mongocrypt error 3: not all keys requested were satisfied":                     "decrypting: not all keys requested were satisfied",
+		"mongocrypt error 1: 2 of 2 keys failed: mongocrypt error 2: kms local: decrypt":            "2 of 2 keys failed: kms local: decrypt",
+		`keyAltName already used by key {"$binary":{"base64":"` + b64 + `","subType":"04"}}: ["a"]`: "keyAltName already used by key " + id + `: ["a"]`,
+		`key { "$binary" : { "subType" : "4", "base64" : "` + b64 + `" } }`:                         "key " + id,
+		// Not UUIDs: another subtype, another length.
+		`{"$binary":{"base64":"` + b64 + `","subType":"00"}}`:          `{"$binary":{"base64":"` + b64 + `","subType":"00"}}`,
+		`{"$binary":{"base64":"DzxfTlodTFKaCxwtPk9a","subType":"04"}}`: `{"$binary":{"base64":"DzxfTlodTFKaCxwtPk9a","subType":"04"}}`,
+		"mongocrypt error: not a code":                                 "mongocrypt error: not a code",
+	} {
+		if got := plainErrorText(in); got != want {
+			t.Errorf("plainErrorText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	doc := `{"_id":{"$binary":{"base64":"` + b64 + `","subType":"04"}},"keyAltNames":["{\"$binary\":{\"base64\":\"` + b64 + `\",\"subType\":\"04\"}}"]}`
+	want := `{"_id":{"$uuid":"` + id + `"},"keyAltNames":["{\"$binary\":{\"base64\":\"` + b64 + `\",\"subType\":\"04\"}}"]}`
+	if got := string(uuidJSON([]byte(doc))); got != want {
+		t.Errorf("uuidJSON = %s, want %s", got, want)
+	}
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -271,20 +273,32 @@ func keysDeleteSpec() *cmdSpec {
 		path:    "keys delete",
 		args:    "KEY",
 		summary: "delete a data key",
-		desc:    "Deletes the data key KEY from the key vault. Values encrypted with it can no longer be\ndecrypted: make sure none remain.\n" + keyArgHelp,
+		desc: `Deletes the data key KEY from the key vault. Values encrypted with it can no longer be
+decrypted: make sure none remain. When stdin is a terminal, the key is shown and the deletion
+waits for its id or "yes" to be typed; otherwise --yes must be given (exit status 2 without it).
+` + keyArgHelp,
 		examples: []string{
 			"mongocrypt keys delete 0f3c5f4e-5a1d-4c52-9a0b-1c2d3e4f5a6b",
-			"mongocrypt keys delete old-billing-key",
+			"mongocrypt keys delete old-billing-key --yes",
 		},
 		minArgs: 1, maxArgs: 1,
 		connects: true,
 		setup: func(fs *flag.FlagSet) runFunc {
+			yes := fs.Bool("yes", false, "delete without asking (required when stdin is not a terminal)")
 			return func(ctx context.Context, a *app, args []string, cf *connFlags) error {
-				s, _, id, err := cf.openKey(ctx, a, args[0])
+				if !*yes && !a.stdinTTY {
+					return usagef("deleting a data key needs --yes when stdin is not a terminal (values encrypted with the key can no longer be decrypted)")
+				}
+				s, doc, id, err := cf.openKey(ctx, a, args[0])
 				if err != nil {
 					return err
 				}
 				defer s.close()
+				if !*yes {
+					if err := a.confirmDelete(doc); err != nil {
+						return err
+					}
+				}
 				res, err := s.ce.DeleteKey(ctx, id)
 				if err != nil {
 					return fmt.Errorf("deleting data key %s: %w", uuidString(id.Data), err)
@@ -297,6 +311,33 @@ func keysDeleteSpec() *cmdSpec {
 			}
 		},
 	}
+}
+
+// errNotConfirmed is the error of a deletion that the terminal did not confirm.
+var errNotConfirmed = errors.New("not confirmed: nothing was deleted")
+
+// confirmDelete shows the key about to be deleted on stderr and reads one line of stdin: its
+// id (either spelling of parseUUID's) or "yes" confirms.
+func (a *app) confirmDelete(doc bson.Raw) error {
+	k := viewKey(doc)
+	fmt.Fprintf(a.stderr, "Deleting data key %s (keyAltNames: %s; provider: %s; created %s).\n",
+		k.id, orDash(strings.Join(k.altNames, ", ")), orDash(k.provider), k.created)
+	fmt.Fprintf(a.stderr, "Values encrypted with it can no longer be decrypted. Type its id or \"yes\" to delete it: ")
+	line, err := bufio.NewReader(io.LimitReader(a.stdin, 4096)).ReadString('\n')
+	if !strings.HasSuffix(line, "\n") {
+		fmt.Fprintln(a.stderr) // the terminal echoed no end of line
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the confirmation: %w", err)
+	}
+	answer := strings.TrimSpace(line)
+	if strings.EqualFold(answer, "yes") {
+		return nil
+	}
+	if id, ok := parseUUID(answer); ok && uuidString(id.Data) == k.id {
+		return nil
+	}
+	return errNotConfirmed
 }
 
 func keysAddAltNameSpec() *cmdSpec {

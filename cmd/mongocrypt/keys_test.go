@@ -149,11 +149,11 @@ func TestKeysLifecycle(t *testing.T) {
 	}
 
 	// keys delete, by keyAltName and by id.
-	if out := v.ok(t, "keys", "delete", "billing"); out != "deleted data key "+id1+"\n" {
+	if out := v.ok(t, "keys", "delete", "billing", "--yes"); out != "deleted data key "+id1+"\n" {
 		t.Fatalf("delete: %q", out)
 	}
-	v.ok(t, "keys", "delete", id2)
-	checkFailure(t, v.run(t, "keys", "delete", id2), exitFail, "no such data key")
+	v.ok(t, "keys", "delete", "--yes", id2)
+	checkFailure(t, v.run(t, "keys", "delete", id2, "--yes"), exitFail, "no such data key")
 	if docs := v.keyDocs(t); len(docs) != 1 {
 		t.Fatalf("%d keys after deleting two of three", len(docs))
 	}

@@ -11,7 +11,7 @@
 //	mongocrypt keys create --provider local --alt-name billing
 //	mongocrypt keys list [--json]
 //	mongocrypt keys get KEY
-//	mongocrypt keys delete KEY
+//	mongocrypt keys delete KEY [--yes]
 //	mongocrypt keys add-alt-name KEY NAME
 //	mongocrypt keys remove-alt-name KEY NAME
 //	mongocrypt keys rewrap [--filter JSON] [--provider NAME --master-key JSON] [--dry-run]
@@ -59,6 +59,9 @@ type app struct {
 	environ        func() []string
 	// stderrTTY tells whether stderr is an interactive terminal (for the progress bar).
 	stderrTTY bool
+	// stdinTTY tells whether stdin is an interactive terminal (for the confirmation of
+	// "keys delete").
+	stdinTTY bool
 	// secrets are the values that must never be printed: redact replaces them.
 	secrets []string
 }
@@ -67,6 +70,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, environ: os.Environ}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrTTY = term.IsTerminal(int(f.Fd()))
+	}
+	if f, ok := stdin.(*os.File); ok {
+		a.stdinTTY = term.IsTerminal(int(f.Fd()))
 	}
 	return a
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,53 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("help config lacks %q", want)
 		}
 	}
+	if first, _, _ := strings.Cut(r.stdout, "\n"); first != "mongocrypt configuration" {
+		t.Fatalf("help config begins with %q", first)
+	}
+}
+
+// TestHelpFirstLines checks the first line of every help topic: the general help, the keys
+// help, the configuration help, and the help of each command by each way of asking for it.
+func TestHelpFirstLines(t *testing.T) {
+	const general = "mongocrypt: MongoDB client-side encryption keys and values, in pure Go"
+	const keys = "Usage: mongocrypt keys COMMAND [flags] [arguments]"
+	const config = "mongocrypt configuration"
+	type topic struct {
+		args  []string
+		first string
+		code  int // exitUsage: printed on stderr
+	}
+	topics := []topic{
+		{nil, general, exitUsage}, {[]string{"help"}, general, exitOK}, {[]string{"--help"}, general, exitOK},
+		{[]string{"-h"}, general, exitOK}, {[]string{"-help"}, general, exitOK},
+		{[]string{"keys"}, keys, exitUsage}, {[]string{"help", "keys"}, keys, exitOK}, {[]string{"keys", "--help"}, keys, exitOK},
+		{[]string{"keys", "-h"}, keys, exitOK}, {[]string{"keys", "help"}, keys, exitOK},
+		{[]string{"help", "config"}, config, exitOK}, {[]string{"help", "environment"}, config, exitOK}, {[]string{"help", "env"}, config, exitOK},
+	}
+	for _, s := range specs() {
+		first := "Usage: mongocrypt " + s.path + " [flags]"
+		if s.args != "" {
+			first += " " + s.args
+		}
+		words := strings.Fields(s.path)
+		topics = append(topics, topic{append([]string{"help"}, words...), first, exitOK},
+			topic{append(words[:len(words):len(words)], "--help"), first, exitOK},
+			topic{append(words[:len(words):len(words)], "-h"), first, exitOK})
+	}
+	for _, tc := range topics {
+		var out, errb strings.Builder
+		code := run(tc.args, &out, &errb)
+		text := out.String()
+		if tc.code == exitUsage {
+			text = errb.String()
+		}
+		if code != tc.code {
+			t.Errorf("mongocrypt %v: exit %d, want %d", tc.args, code, tc.code)
+		}
+		if first, _, _ := strings.Cut(text, "\n"); first != tc.first {
+			t.Errorf("mongocrypt %v: the help begins with %q, want %q", tc.args, first, tc.first)
+		}
+	}
 }
 
 // TestUsageErrors checks the command lines that are wrong: exit 2, one line on stderr naming
@@ -103,6 +151,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"encrypt", "--key-id", "x", "--key-alt-name", "y", "--algorithm", "random", "1"}, "not both"},
 		{[]string{"encrypt", "--key-id", "not-a-uuid", "--algorithm", "random", "1"}, `--key-id "not-a-uuid" is not a UUID`},
 		{[]string{"encrypt", "--key-alt-name", "k", "1"}, "--algorithm is required"},
+		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "bogus", "1"}, `--algorithm "bogus" is not an algorithm: want one of deterministic, random, indexed`},
+		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "AEAD_AES_256_CBC_HMAC_SHA_512", "1"}, "is not an algorithm"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "{bad"}, "VALUE is not a valid Extended JSON value"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", `1, "w": 2`}, "VALUE is not a valid Extended JSON value"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "1", "2"}, "unexpected argument after VALUE"},
@@ -112,10 +162,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "--output", "hex", "1"}, "--output must be ejson or base64"},
 		{[]string{"encrypt", "--key-alt-name", "k", "--algorithm", "random", "--contention-factor", "x", "1"}, "invalid value"},
 		{[]string{"decrypt", "%%%"}, "VALUE is neither Extended JSON nor base64"},
-		{[]string{"decrypt", `{"$binary":{"base64":"AAAA","subType":"04"}}`}, "binary of subtype 4, not an encrypted value"},
-		{[]string{"decrypt", `"text"`}, "neither Extended JSON nor base64"},
-		{[]string{"decrypt", `{"$numberInt":"1"}`}, "VALUE is a 32-bit integer, not an encrypted binary value"},
+		{[]string{"decrypt", `{"$binary":{"base64":"AAAA","subType":"06"}`}, "VALUE is neither Extended JSON nor base64"},
+		{[]string{"decrypt", `{"$numberInt":"x"}`}, "VALUE is not a valid Extended JSON value"},
 		{[]string{"decrypt"}, "no VALUE"},
+		{[]string{"keys", "delete", "k"}, "deleting a data key needs --yes when stdin is not a terminal"},
 		{[]string{"keys", "list", "--key-vault", "nodot"}, `the key vault namespace "nodot" must be DB.COLLECTION`},
 		{[]string{"keys", "list", "--kms", "local.key"}, `--kms "local.key"...: want NAME.FIELD=VALUE`},
 		{[]string{"keys", "list", "--kms", "localkey=" + secretLocalKey}, `--kms "localkey"...: want NAME.FIELD=VALUE`},
@@ -164,7 +214,7 @@ func TestUnreachableServer(t *testing.T) {
 		{"keys", "list"},
 		{"keys", "get", "x"},
 		{"keys", "create", "--provider", "local"},
-		{"keys", "delete", "x"},
+		{"keys", "delete", "x", "--yes"},
 		{"keys", "add-alt-name", "x", "y"},
 		{"keys", "remove-alt-name", "x", "y"},
 		{"keys", "rewrap"},
@@ -195,6 +245,9 @@ func TestDemoBinary(t *testing.T) {
 	r := cli(t, nil, "", "demo", "--uri", serverURI)
 	if r.code != exitOK {
 		t.Fatalf("demo: %s", r)
+	}
+	if !regexp.MustCompile(`Created data key [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12} \(keyAltName "demo-key"\)\n`).MatchString(r.stdout) {
+		t.Fatalf("the demo does not show the data key id as a UUID:\n%s", r.stdout)
 	}
 	for _, want := range []string{`"ssn": BinData(6, 01`, `"ssn": "457-55-5462"`, "The server never saw"} {
 		if !strings.Contains(r.stdout, want) {
