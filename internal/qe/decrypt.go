@@ -77,66 +77,66 @@ func (s *storedValue) indexed() bool {
 }
 
 // parseStored parses a stored value without decrypting it.
-func parseStored(blob []byte) (*storedValue, error) {
+func parseStored(blob []byte) (storedValue, error) {
 	if len(blob) == 0 {
-		return nil, errors.New("qe: empty encrypted value")
+		return storedValue{}, errors.New("qe: empty encrypted value")
 	}
 	switch st := fleblob.Subtype(blob[0]); st {
 	case fleblob.FLE2IndexedEqualityEncryptedValueV2, fleblob.FLE2IndexedRangeEncryptedValueV2, fleblob.FLE2IndexedTextEncryptedValue:
 		return parseIndexedV2(blob)
 	case fleblob.FLE2IndexedEqualityEncryptedValue, fleblob.FLE2IndexedRangeEncryptedValue:
 		if len(blob) < uevHeaderLen {
-			return nil, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
+			return storedValue{}, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
 		}
-		return &storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:]}, nil
+		return storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:]}, nil
 	case fleblob.FLE2UnindexedEncryptedValue, fleblob.FLE2UnindexedEncryptedValueV2:
 		if len(blob) < uevHeaderLen {
-			return nil, fmt.Errorf("qe: unindexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
+			return storedValue{}, fmt.Errorf("qe: unindexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
 		}
-		return &storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:], aad: blob[:uevHeaderLen]}, nil
+		return storedValue{subtype: st, keyID: KeyID(blob[1:17]), valueType: blob[17], encrypted: blob[uevHeaderLen:], aad: blob[:uevHeaderLen]}, nil
 	case fleblob.FLE2InsertUpdatePayload, fleblob.FLE2InsertUpdatePayloadV2:
 		return parseInsertPayloadForDecrypt(blob)
 	case fleblob.FLE2EncryptionPlaceholder, fleblob.FLE1EncryptionPlaceholder:
-		return nil, fmt.Errorf("qe: cannot decrypt a placeholder (subtype %d)", st)
+		return storedValue{}, fmt.Errorf("qe: cannot decrypt a placeholder (subtype %d)", st)
 	default:
-		return nil, fmt.Errorf("qe: blob subtype %d is not a decryptable Queryable Encryption value", st)
+		return storedValue{}, fmt.Errorf("qe: blob subtype %d is not a decryptable Queryable Encryption value", st)
 	}
 }
 
 // parseIndexedV2 parses subtypes 14, 15 and 17.
-func parseIndexedV2(blob []byte) (*storedValue, error) {
+func parseIndexedV2(blob []byte) (storedValue, error) {
 	st := fleblob.Subtype(blob[0])
 	rest := blob[1:]
 	if len(rest) < uuidLen+1 {
-		return nil, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
+		return storedValue{}, fmt.Errorf("qe: indexed encrypted value (subtype %d) too short: %d bytes", st, len(blob))
 	}
-	s := &storedValue{subtype: st, keyID: KeyID(rest[:uuidLen]), valueType: rest[uuidLen]}
+	s := storedValue{subtype: st, keyID: KeyID(rest[:uuidLen]), valueType: rest[uuidLen]}
 	rest = rest[uuidLen+1:]
 	edges := uint64(1)
 	switch st {
 	case fleblob.FLE2IndexedRangeEncryptedValueV2:
 		if len(rest) < 1 {
-			return nil, errors.New("qe: range encrypted value truncated before edge count")
+			return storedValue{}, errors.New("qe: range encrypted value truncated before edge count")
 		}
 		if rest[0] == 0 {
-			return nil, errors.New("qe: range encrypted value has edge count 0")
+			return storedValue{}, errors.New("qe: range encrypted value has edge count 0")
 		}
 		edges, rest = uint64(rest[0]), rest[1:]
 	case fleblob.FLE2IndexedTextEncryptedValue:
 		if len(rest) < 12 {
-			return nil, errors.New("qe: text encrypted value truncated before tag counts")
+			return storedValue{}, errors.New("qe: text encrypted value truncated before tag counts")
 		}
 		total := uint64(binary.LittleEndian.Uint32(rest[0:]))
 		substr := uint64(binary.LittleEndian.Uint32(rest[4:]))
 		suffix := uint64(binary.LittleEndian.Uint32(rest[8:]))
 		if total < substr+suffix+1 {
-			return nil, fmt.Errorf("qe: text encrypted value: edge count %d smaller than substring count %d + suffix count %d + 1", total, substr, suffix)
+			return storedValue{}, fmt.Errorf("qe: text encrypted value: edge count %d smaller than substring count %d + suffix count %d + 1", total, substr, suffix)
 		}
 		edges, rest = total, rest[12:]
 	}
 	metadata := edges * metadataBlockLen
 	if uint64(len(rest)) < minServerEncryptedLen+metadata {
-		return nil, fmt.Errorf("qe: indexed encrypted value (subtype %d): %d bytes left, need at least %d", st, len(rest), minServerEncryptedLen+metadata)
+		return storedValue{}, fmt.Errorf("qe: indexed encrypted value (subtype %d): %d bytes left, need at least %d", st, len(rest), minServerEncryptedLen+metadata)
 	}
 	s.encrypted = rest[:uint64(len(rest))-metadata]
 	return s, nil
@@ -144,7 +144,7 @@ func parseIndexedV2(blob []byte) (*storedValue, error) {
 
 // parseInsertPayloadForDecrypt reads "t" and "v" of an FLE2InsertUpdatePayload (v1 or v2)
 // after checking the document as libmongocrypt's parsers do.
-func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
+func parseInsertPayloadForDecrypt(blob []byte) (storedValue, error) {
 	st := fleblob.Subtype(blob[0])
 	what := "FLE2InsertUpdatePayloadV2"
 	required := []string{"d", "s", "p", "u", "t", "v", "e", "l", "k"}
@@ -154,11 +154,11 @@ func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
 	}
 	doc := bsoncore.Document(blob[1:])
 	if err := validateDocument(doc); err != nil {
-		return nil, fmt.Errorf("qe: %s: %w", what, err)
+		return storedValue{}, fmt.Errorf("qe: %s: %w", what, err)
 	}
 	elems, err := docElements(doc)
 	if err != nil {
-		return nil, fmt.Errorf("qe: %s: %w", what, err)
+		return storedValue{}, fmt.Errorf("qe: %s: %w", what, err)
 	}
 	known := map[string]bool{}
 	for _, k := range required {
@@ -170,7 +170,7 @@ func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
 		}
 	}
 	seen := fieldSet{}
-	s := &storedValue{subtype: st}
+	s := storedValue{subtype: st}
 	var value []byte
 	for _, e := range elems {
 		key, v := e.Key(), e.Value()
@@ -178,63 +178,63 @@ func parseInsertPayloadForDecrypt(blob []byte) (*storedValue, error) {
 			continue // g, b and unknown fields are not read, as in libmongocrypt
 		}
 		if err := seen.add("qe: "+what, key); err != nil {
-			return nil, err
+			return storedValue{}, err
 		}
 		switch key {
 		case "d", "s", "c", "p", "e", "l":
 			if _, err := binaryField(v, binaryGeneric, what, key); err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 		case "v":
 			if value, err = binaryField(v, binaryGeneric, what, key); err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 		case "u":
 			if _, err := binaryField(v, binaryUUID, what, key); err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 		case "t":
 			n, err := int32Field(v, what, key)
 			if err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 			if n < 0 || n > 0xff {
-				return nil, fmt.Errorf("qe: %s: field 't' must be a valid BSON type, got: %d", what, n)
+				return storedValue{}, fmt.Errorf("qe: %s: field 't' must be a valid BSON type, got: %d", what, n)
 			}
 			s.valueType = byte(n)
 		case "k":
 			n, err := int64Field(v, what, key)
 			if err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 			if err := validateContention(n); err != nil {
-				return nil, err
+				return storedValue{}, err
 			}
 		case "sp":
 			n, err := int64Field(v, what, key)
 			if err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 			if err := validateSparsity(n); err != nil {
-				return nil, err
+				return storedValue{}, err
 			}
 		case "pn", "tf":
 			n, err := int32Field(v, what, key)
 			if err != nil {
-				return nil, fmt.Errorf("qe: %w", err)
+				return storedValue{}, fmt.Errorf("qe: %w", err)
 			}
 			if n < 0 {
-				return nil, fmt.Errorf("qe: %s: field '%s' must be non-negative, got: %d", what, key, n)
+				return storedValue{}, fmt.Errorf("qe: %s: field '%s' must be non-negative, got: %d", what, key, n)
 			}
 		}
 	}
 	for _, k := range required {
 		if !seen[k] {
-			return nil, fmt.Errorf("qe: %s: missing field '%s'", what, k)
+			return storedValue{}, fmt.Errorf("qe: %s: missing field '%s'", what, k)
 		}
 	}
 	if len(value) < uuidLen {
-		return nil, fmt.Errorf("qe: %s: field 'v' too short for a user key id: %d bytes", what, len(value))
+		return storedValue{}, fmt.Errorf("qe: %s: field 'v' too short for a user key id: %d bytes", what, len(value))
 	}
 	s.keyID = KeyID(value[:uuidLen])
 	s.encrypted = value[uuidLen:]
@@ -309,11 +309,65 @@ func Decrypt(blob []byte, keys KeyFunc) (bson.RawValue, error) {
 	if err != nil {
 		return bson.RawValue{}, err
 	}
+	v := Stored{storedValue: s}
+	return v.Decrypt(keys)
+}
+
+// Stored is a stored value parsed once, for a caller that fetches the keys of many values
+// before it decrypts them: [ParseStored] reads the layout, [Stored.KeyID] names the key to
+// fetch first, [Stored.ValueKeyID] opens the server envelope of an indexed value and names the
+// key inside, and [Stored.Decrypt] decrypts the value, without opening that envelope again.
+// The package functions [DecryptKeyIDs], [DecryptValueKeyID] and [Decrypt] do the same on a
+// blob, parsing it each time. A Stored refers to the bytes of its blob, and serves one
+// goroutine.
+type Stored struct {
+	storedValue
+	opened     bool   // ValueKeyID opened the envelope of an indexed value
+	valueKeyID KeyID  // K_KeyId, once opened
+	ciphertext []byte // ClientEncryptedValue, once opened
+}
+
+// ParseStored parses a stored Queryable Encryption value (see [IsQE]) without decrypting it,
+// with the checks of [DecryptKeyIDs].
+func ParseStored(blob []byte) (Stored, error) {
+	s, err := parseStored(blob)
+	if err != nil {
+		return Stored{}, err
+	}
+	return Stored{storedValue: s}, nil
+}
+
+// KeyID is the key that decrypting the value needs first: the user key of unindexed values and
+// insert payloads, S_Key, the index key, of indexed values (as [DecryptKeyIDs]).
+func (v *Stored) KeyID() KeyID { return v.keyID }
+
+// ValueKeyID is [DecryptValueKeyID] of the value: the id of K_Key, the key inside an indexed
+// value, opening its server envelope with S_Key from keys; ok is false for the other subtypes.
+// The opened envelope is kept for [Stored.Decrypt].
+func (v *Stored) ValueKeyID(keys KeyFunc) (id KeyID, ok bool, err error) {
+	if !v.indexed() {
+		return KeyID{}, false, nil
+	}
+	if !v.opened {
+		id, ciphertext, err := v.openEnvelope(keys)
+		if err != nil {
+			return KeyID{}, false, err
+		}
+		v.valueKeyID, v.ciphertext, v.opened = id, ciphertext, true
+	}
+	return v.valueKeyID, true, nil
+}
+
+// Decrypt is [Decrypt] of the value. The envelope of an indexed value is opened with S_Key
+// from keys unless [Stored.ValueKeyID] opened it already.
+func (v *Stored) Decrypt(keys KeyFunc) (bson.RawValue, error) {
+	s := &v.storedValue
 	keyID, ciphertext, aad := s.keyID, s.encrypted, s.aad
 	if s.indexed() {
-		if keyID, ciphertext, err = s.openEnvelope(keys); err != nil {
+		if _, _, err := v.ValueKeyID(keys); err != nil {
 			return bson.RawValue{}, err
 		}
+		keyID, ciphertext = v.valueKeyID, v.ciphertext
 		aad = keyID[:]
 	} else if aad == nil {
 		aad = keyID[:] // insert payloads
@@ -335,8 +389,8 @@ func Decrypt(blob []byte, keys KeyFunc) (bson.RawValue, error) {
 	if err != nil {
 		return bson.RawValue{}, fmt.Errorf("qe: decrypting value (subtype %d) with key %s: %w", s.subtype, keyID, err)
 	}
-	v := bsoncore.Value{Type: bsoncore.Type(s.valueType), Data: plain}
-	if err := checkValue(v); err != nil {
+	val := bsoncore.Value{Type: bsoncore.Type(s.valueType), Data: plain}
+	if err := checkValue(val); err != nil {
 		return bson.RawValue{}, fmt.Errorf("qe: decrypted value (subtype %d) is not valid BSON of type %d: %w", s.subtype, s.valueType, err)
 	}
 	return bson.RawValue{Type: bson.Type(s.valueType), Value: plain}, nil

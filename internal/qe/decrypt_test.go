@@ -150,6 +150,80 @@ func TestIEVv2Vectors(t *testing.T) {
 	}
 }
 
+// TestStoredParsedOnce decrypts the iev-v2 values and libmongocrypt's stored values through
+// a Stored: the keys it names are those of DecryptKeyIDs and DecryptValueKeyID, the value that
+// of Decrypt, and once ValueKeyID has opened the envelope of an indexed value Decrypt asks for
+// K_Key alone (S_Key is not asked for again: the envelope is not opened twice).
+func TestStoredParsedOnce(t *testing.T) {
+	type value struct {
+		name string
+		blob []byte
+		keys KeyFunc
+	}
+	var values []value
+	for name, v := range loadIEVVectors(t) {
+		values = append(values, value{name, mustHex(t, v.Payload), v.keys(t)})
+	}
+	files, _ := filepath.Glob("testdata/explicit-decrypt/FLE2*.json")
+	for _, f := range files {
+		if b := encryptedBlobs(bsoncore.Document(readExtJSON(t, f)))["v"]; b != nil && IsQE(b) {
+			values = append(values, value{filepath.Base(f), b, testKeys(t)})
+		}
+	}
+	indexed := 0
+	for _, c := range values {
+		t.Run(c.name, func(t *testing.T) {
+			want, err := Decrypt(c.blob, c.keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids, _ := DecryptKeyIDs(c.blob)
+			wantInner, wantOK, _ := DecryptValueKeyID(c.blob, c.keys)
+			v, err := ParseStored(c.blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.KeyID() != ids[0] {
+				t.Fatalf("KeyID = %s, want %s", v.KeyID(), ids[0])
+			}
+			inner, ok, err := v.ValueKeyID(c.keys)
+			if err != nil || ok != wantOK || inner != wantInner {
+				t.Fatalf("ValueKeyID = %s, %v, %v; want %s, %v", inner, ok, err, wantInner, wantOK)
+			}
+			var asked []KeyID
+			keys := func(id KeyID) ([]byte, error) {
+				asked = append(asked, id)
+				return c.keys(id)
+			}
+			got, err := v.Decrypt(keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Type != want.Type || !bytes.Equal(got.Value, want.Value) {
+				t.Fatalf("Decrypt = %v, want %v", got, want)
+			}
+			// One key: K_Key of an opened indexed value, the user key of the others.
+			wantKey := v.KeyID()
+			if ok {
+				indexed++
+				wantKey = inner
+			}
+			if len(asked) != 1 || asked[0] != wantKey {
+				t.Fatalf("Decrypt asked for keys %v, want only %s", asked, wantKey)
+			}
+		})
+	}
+	if indexed < 4 {
+		t.Fatalf("%d indexed values, want the 4 iev-v2 values at least", indexed)
+	}
+	// ParseStored refuses what DecryptKeyIDs refuses.
+	for _, blob := range [][]byte{nil, {1}, {5}, {14}, {15, 0}, {18}} {
+		if _, err := ParseStored(blob); err == nil {
+			t.Errorf("ParseStored(%x) succeeded", blob)
+		}
+	}
+}
+
 func TestIEVv2ParseErrors(t *testing.T) {
 	v := loadIEVVectors(t)["FLECrudTest-insertOneText.json"]
 	blob := mustHex(t, v.Payload)
@@ -359,12 +433,30 @@ func FuzzDecrypt(f *testing.F) {
 		if err == nil && len(ids) != 1 {
 			t.Fatalf("DecryptKeyIDs returned %d ids", len(ids))
 		}
-		DecryptValueKeyID(blob, both)
+		inner, innerOK, innerErr := DecryptValueKeyID(blob, both)
 		v, err := Decrypt(blob, both)
 		if err == nil {
 			if err := checkValue(bsoncore.Value{Type: bsoncore.Type(v.Type), Data: v.Value}); err != nil {
 				t.Fatalf("Decrypt returned an invalid value: %v", err)
 			}
+		}
+		// A Stored agrees with the package functions.
+		st, perr := ParseStored(blob)
+		if (perr == nil) != (len(ids) == 1) {
+			t.Fatalf("ParseStored error %v, DecryptKeyIDs %d ids", perr, len(ids))
+		}
+		if perr != nil {
+			return
+		}
+		if st.KeyID() != ids[0] {
+			t.Fatalf("KeyID %s, DecryptKeyIDs %s", st.KeyID(), ids[0])
+		}
+		if id, ok, e := st.ValueKeyID(both); id != inner || ok != innerOK || (e == nil) != (innerErr == nil) {
+			t.Fatalf("ValueKeyID = %s, %v, %v; DecryptValueKeyID = %s, %v, %v", id, ok, e, inner, innerOK, innerErr)
+		}
+		sv, serr := st.Decrypt(both)
+		if (serr == nil) != (err == nil) || sv.Type != v.Type || !bytes.Equal(sv.Value, v.Value) {
+			t.Fatalf("Stored.Decrypt = %v, %v; Decrypt = %v, %v", sv, serr, v, err)
 		}
 	})
 }

@@ -31,7 +31,10 @@
 // (and the QE v1 subtypes 4, 6, 7, 9). Indexed values (7, 9, 14, 15, 17) are encrypted twice:
 // [DecryptKeyIDs] names the outer key (S_Key, the index key), then [DecryptValueKeyID] opens
 // the outer layer and names the inner key (K_Key, the user key); [Decrypt] returns the BSON
-// value. Placeholders and find payloads are not stored values: callers leave them alone.
+// value. A caller that fetches the keys of many values before decrypting them parses each once
+// with [ParseStored]: the [Stored] keeps its opened outer layer between [Stored.ValueKeyID]
+// and [Stored.Decrypt]. Placeholders and find payloads are not stored values: callers leave
+// them alone.
 //
 // # Collections
 //
