@@ -3,7 +3,6 @@ package mongocrypt
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -238,23 +237,7 @@ func BenchmarkAutoEncryptCommand(b *testing.B) {
 // AutoEncrypter.Decrypt. Indexed values take two keys, the second named inside the value.
 func BenchmarkDecryptQE(b *testing.B) {
 	ctx := context.Background()
-	db := uniqueDB(b)
-	plain := connect(b)
-	defer plain.Database(db).Drop(ctx)
-	for _, f := range []string{"12345678123498761234123456789012-local-document.json", "ABCDEFAB123498761234123456789012-local-document.json"} {
-		js, err := os.ReadFile("testdata/libmongocrypt/" + f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var doc bson.Raw
-		if err := bson.UnmarshalExtJSON(js, false, &doc); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := plain.Database(db).Collection("keys").InsertOne(ctx, doc); err != nil {
-			b.Fatal(err)
-		}
-	}
-	kms := map[string]map[string]any{"local": {"key": make([]byte, 96)}}
+	db, kms := libmongocryptKeyVault(b)
 	kvClient, err := mongo.Connect(options.Client().ApplyURI(testURI))
 	if err != nil {
 		b.Fatal(err)

@@ -2,8 +2,9 @@
 // encrypted value of a reply), in three steps: classify each subtype 6 value by its first byte
 // (CSFLE, stored Queryable Encryption value, or a placeholder or query payload to leave alone),
 // fetch the keys of all of them (keys.go; indexed QE values need a second round for the key
-// inside them), then replace each value by its plaintext. The walk over a document is in
-// walk.go.
+// inside them), then replace each value by its plaintext. Each QE value is parsed once, in the
+// first pass, and its outer layer opened once; the second pass takes them from a decryption.
+// The walk over a document is in walk.go.
 
 package mongocrypt
 
@@ -40,11 +41,11 @@ func (ce *ClientEncryption) Decrypt(ctx context.Context, val bson.Binary) (_ bso
 	case blobLeave:
 		return bson.RawValue{Type: bson.TypeBinary, Value: appendBinary(nil, val.Data)}, nil
 	}
-	ks, _, err := ce.e.keysForDecrypt(ctx, func(fn func([]byte) error) error { return fn(val.Data) })
+	d, _, err := ce.e.keysForDecrypt(ctx, func(fn func([]byte) error) error { return fn(val.Data) })
 	if err != nil {
 		return bson.RawValue{}, err
 	}
-	v, t, _, err := ks.appendDecrypted(nil, val.Data)
+	v, t, _, err := d.appendDecrypted(nil, val.Data)
 	if err != nil {
 		return bson.RawValue{}, err
 	}
@@ -62,7 +63,7 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (_ bson.Raw
 	// The decrypted reply is smaller than the reply by at least the AEAD overhead of each
 	// FLE1 value (associated data 18, IV 16, tag 32, padding 1): size the output for that.
 	size := len(reply)
-	ks, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error {
+	d, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error {
 		return visitEncrypted(reply, func(blob []byte) error {
 			if classify(blob) == blobFLE1 {
 				size -= 18 + 16 + 32 + 1
@@ -79,7 +80,7 @@ func (a *AutoEncrypter) Decrypt(ctx context.Context, reply bson.Raw) (_ bson.Raw
 	if !found {
 		return reply, nil
 	}
-	out, err := replaceEncrypted(make([]byte, 0, max(size, 16)), reply, 0, ks.appendDecrypted)
+	out, err := replaceEncrypted(make([]byte, 0, max(size, 16)), reply, 0, d.appendDecrypted)
 	if err != nil {
 		return nil, err
 	}
@@ -116,13 +117,28 @@ func classify(blob []byte) blobKind {
 	return blobUnknown
 }
 
+// decryption carries what the first pass over the encrypted values (the key request) learned
+// to the second (the replacement): the keys, and every Queryable Encryption value parsed once,
+// indexed ones with their outer layer open, in the order the walk meets them.
+type decryption struct {
+	ks   *keySet
+	qe   []parsedQE
+	next int // the value of qe that appendDecrypted meets next
+}
+
+// parsedQE is a stored Queryable Encryption value and its parsed form.
+type parsedQE struct {
+	blob []byte
+	v    qe.Stored
+}
+
 // keysForDecrypt fetches every key needed to decrypt the encrypted values that visit reports,
 // in at most two key vault queries: one for every key named in the values, one for the inner
 // keys of indexed Queryable Encryption values, which are only known once their outer layer is
 // open. found is false when there is nothing to decrypt.
-func (e *engine) keysForDecrypt(ctx context.Context, visit func(func([]byte) error) error) (ks *keySet, found bool, err error) {
+func (e *engine) keysForDecrypt(ctx context.Context, visit func(func([]byte) error) error) (d decryption, found bool, err error) {
 	var req keyRequest
-	var indexed [][]byte
+	var parsed []parsedQE
 	err = visit(func(blob []byte) error {
 		switch classify(blob) {
 		case blobFLE1:
@@ -132,14 +148,12 @@ func (e *engine) keysForDecrypt(ctx context.Context, visit func(func([]byte) err
 			}
 			req.addID(bl.KeyID)
 		case blobQE:
-			ids, err := qe.DecryptKeyIDs(blob)
+			v, err := qe.ParseStored(blob)
 			if err != nil {
 				return &Error{Code: CodeCrypto, Err: err}
 			}
-			for _, id := range ids {
-				req.addID(id)
-			}
-			indexed = append(indexed, blob)
+			req.addID(v.KeyID())
+			parsed = append(parsed, parsedQE{blob: blob, v: v})
 		default:
 			return nil
 		}
@@ -147,44 +161,45 @@ func (e *engine) keysForDecrypt(ctx context.Context, visit func(func([]byte) err
 		return nil
 	})
 	if err != nil || !found {
-		return nil, found, err
+		return decryption{}, found, err
 	}
-	if ks, err = e.keys(ctx, req); err != nil {
-		return nil, true, err
+	d.qe = parsed
+	if d.ks, err = e.keys(ctx, req); err != nil {
+		return decryption{}, true, err
 	}
 	var inner keyRequest
-	for _, blob := range indexed {
-		id, ok, err := qe.DecryptValueKeyID(blob, ks.material)
+	for i := range d.qe {
+		id, ok, err := d.qe[i].v.ValueKeyID(d.ks.material)
 		if err != nil {
-			return nil, true, qeErr(err)
+			return decryption{}, true, qeErr(err)
 		}
-		if _, have := ks.byID[id]; ok && !have {
+		if _, have := d.ks.byID[id]; ok && !have {
 			inner.addID(id)
 		}
 	}
 	if len(inner.ids) > 0 {
 		more, err := e.keys(ctx, inner)
 		if err != nil {
-			return nil, true, err
+			return decryption{}, true, err
 		}
 		for id, k := range more.byID {
-			ks.byID[id] = k
+			d.ks.byID[id] = k
 		}
 	}
-	return ks, true, nil
+	return d, true, nil
 }
 
-// appendDecrypted is the replacer of decryption: it decrypts blob with a key of ks and appends
+// appendDecrypted is the replacer of decryption: it decrypts blob with a key of d and appends
 // the value to dst. Placeholders, query payloads and unknown subtypes are left in place, as
 // libmongocrypt leaves them.
-func (ks *keySet) appendDecrypted(dst, blob []byte) ([]byte, bson.Type, bool, error) {
+func (d *decryption) appendDecrypted(dst, blob []byte) ([]byte, bson.Type, bool, error) {
 	switch classify(blob) {
 	case blobFLE1:
 		bl, err := fle1.Parse(blob)
 		if err != nil {
 			return nil, 0, false, &Error{Code: CodeCrypto, Err: err}
 		}
-		k, err := ks.id(bl.KeyID)
+		k, err := d.ks.id(bl.KeyID)
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -197,11 +212,30 @@ func (ks *keySet) appendDecrypted(dst, blob []byte) ([]byte, bson.Type, bool, er
 		}
 		return out, bl.OriginalType, true, nil
 	case blobQE:
-		v, err := qe.Decrypt(blob, ks.material)
+		v, err := d.stored(blob)
 		if err != nil {
 			return nil, 0, false, qeErr(err)
 		}
-		return append(dst, v.Value...), v.Type, true, nil
+		val, err := v.Decrypt(d.ks.material)
+		if err != nil {
+			return nil, 0, false, qeErr(err)
+		}
+		return append(dst, val.Value...), val.Type, true, nil
 	}
 	return dst, 0, false, nil
+}
+
+// stored returns the parsed form of the Queryable Encryption value blob: the next one of the
+// first pass, which met the same values of the same document in the same order. Should the
+// two passes ever disagree, blob is parsed again.
+func (d *decryption) stored(blob []byte) (*qe.Stored, error) {
+	if d.next < len(d.qe) {
+		p := &d.qe[d.next]
+		if len(p.blob) == len(blob) && &p.blob[0] == &blob[0] {
+			d.next++
+			return &p.v, nil
+		}
+	}
+	v, err := qe.ParseStored(blob)
+	return &v, err
 }

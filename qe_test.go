@@ -2,7 +2,9 @@ package mongocrypt
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -106,6 +108,95 @@ func TestDecryptLibmongocryptQE(t *testing.T) {
 		if _, err := ce.Decrypt(ctx, bson.Binary{Subtype: 6, Data: blob[:n]}); err == nil {
 			t.Fatalf("indexed value truncated to %d bytes decrypted", n)
 		}
+	}
+}
+
+// libmongocryptKeyVault inserts libmongocrypt's two test key documents (wrapped by a local
+// master key of 96 zero bytes) into the key vault db.keys of a database of the test's own, and
+// returns the database and the KMS providers that unwrap them.
+func libmongocryptKeyVault(t testing.TB) (string, map[string]map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	db := uniqueDB(t)
+	plain := connect(t)
+	t.Cleanup(func() { _ = plain.Database(db).Drop(context.Background()) })
+	for _, f := range []string{"12345678123498761234123456789012-local-document.json", "ABCDEFAB123498761234123456789012-local-document.json"} {
+		js, err := os.ReadFile("testdata/libmongocrypt/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc bson.Raw
+		if err := bson.UnmarshalExtJSON(js, false, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plain.Database(db).Collection("keys").InsertOne(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, map[string]map[string]any{"local": {"key": make([]byte, 96)}}
+}
+
+// TestAutoDecryptQEParsedOnce decrypts a reply mixing indexed, unindexed and insert-payload QE
+// values with placeholders and query payloads (left as they are), at several depths: every
+// value comes out as ClientEncryption.Decrypt gives it, and the replacing pass takes every QE
+// value from the key-collecting pass, none parsed again.
+func TestAutoDecryptQEParsedOnce(t *testing.T) {
+	ctx := t.Context()
+	db, kms := libmongocryptKeyVault(t)
+	a, err := NewAutoEncrypter(options.Client().ApplyURI(testURI).SetAutoEncryptionOptions(options.AutoEncryption().
+		SetKeyVaultNamespace(db + ".keys").SetKmsProviders(kms).SetBypassAutoEncryption(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	kvClient, err := mongo.Connect(options.Client().ApplyURI(testURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, err := NewClientEncryption(kvClient, options.ClientEncryption().SetKeyVaultNamespace(db+".keys").SetKmsProviders(kms))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ce.Close(ctx)
+	files := []string{"FLE2IndexedEqualityEncryptedValueV2.json", "FLE2FindEqualityPayloadV2.json", "FLE2IndexedRangeEncryptedValueV2.json",
+		"FLE2UnindexedEncryptedValueV2.json", "FLE2EncryptionPlaceholder.json", "FLE2InsertUpdatePayloadV2.json",
+		"FLE2IndexedEqualityEncryptedValue.json", "FLE2IndexedRangeEncryptedValue.json"}
+	var doc, want bson.D
+	for i, f := range files {
+		blob := readTestBlob(t, f)
+		// Alone in a reply, the value decrypts as it does explicitly (left as it is when it is
+		// not a stored value).
+		one, err := a.Decrypt(ctx, mustMarshalDoc(t, bson.D{{Key: "v", Value: bson.Binary{Subtype: 6, Data: blob}}}))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		plain := one.Lookup("v")
+		explicit, err := ce.Decrypt(ctx, bson.Binary{Subtype: 6, Data: blob})
+		if err != nil || !plain.Equal(explicit) {
+			t.Fatalf("%s: AutoEncrypter.Decrypt gave %v, ClientEncryption.Decrypt %v, %v", f, plain, explicit, err)
+		}
+		key := fmt.Sprintf("f%d", i)
+		doc = append(doc, bson.E{Key: key, Value: bson.Binary{Subtype: 6, Data: blob}},
+			bson.E{Key: key + "a", Value: bson.A{bson.D{{Key: "x", Value: bson.Binary{Subtype: 6, Data: blob}}}}})
+		want = append(want, bson.E{Key: key, Value: plain}, bson.E{Key: key + "a", Value: bson.A{bson.D{{Key: "x", Value: plain}}}})
+	}
+	reply := mustMarshalDoc(t, doc)
+	got, err := a.Decrypt(ctx, reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := mustMarshalDoc(t, want); !bytes.Equal(got, w) {
+		t.Fatalf("decrypted reply\n%v\nwant\n%v", got, w)
+	}
+	d, found, err := a.e.keysForDecrypt(ctx, func(fn func([]byte) error) error { return visitEncrypted(reply, fn) })
+	if err != nil || !found {
+		t.Fatal(found, err)
+	}
+	if _, err := replaceEncrypted(nil, reply, 0, d.appendDecrypted); err != nil {
+		t.Fatal(err)
+	}
+	if d.next != len(d.qe) || len(d.qe) != 2*6 {
+		t.Fatalf("the replacing pass took %d of the %d parsed QE values, want all 12", d.next, len(d.qe))
 	}
 }
 
