@@ -31,9 +31,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/aws/awstest"
-	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/azure/azuretest"
 	"github.com/mongocrypt-go/mongocrypt/internal/kms/gcp/gcptest"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
 )
 
 // ---- TCP proxy ----
