@@ -28,6 +28,7 @@ func helpAlgorithms(t *testing.T, help string) []string {
 // ciphertext of its algorithm (the blob subtype tells), so the help lists nothing that is
 // refused. The list is the one the tool accepts, so the help leaves nothing out.
 func TestAlgorithmsOfHelp(t *testing.T) {
+	t.Parallel()
 	r := cli(t, nil, "", "encrypt", "--help")
 	if r.code != exitOK {
 		t.Fatalf("encrypt --help: %s", r)
@@ -88,6 +89,7 @@ func TestAlgorithmsOfHelp(t *testing.T) {
 // leaves it from 457-55-5462: a usage error that says how to quote a string, without ever
 // printing the value.
 func TestEncryptUnquotedString(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "k")
 	const hint = `VALUE is not a valid Extended JSON value; to encrypt a string, quote it as JSON, as in '"text"'`

@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +40,16 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	flag.Parse()
+	// The tests wait on the binary and the server far more than they compute: let them all
+	// start at once unless -parallel says otherwise. With its default, GOMAXPROCS, they would
+	// run two at a time in the order of the files, and TestRewrap1000, the longest by far (the
+	// embedded server's work), would start near the end.
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", "32")
+	}
 	dir, err := os.MkdirTemp("", "mongocrypt-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -45,16 +57,8 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binPath = filepath.Join(dir, "mongocrypt")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	// Without -race even when the tests have it: the binary is the one operators run, and the
-	// embedded server it runs below is several times slower with the race detector.
 	start := time.Now()
-	build := exec.Command(goTool, "build", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := buildBinary(binPath); err != nil {
 		fmt.Fprintln(os.Stderr, "building mongocrypt:", err)
 		return 1
 	}
@@ -90,6 +94,59 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
+// buildBinary builds the command as bin. Without -race even when the tests have it: the
+// binary is the one operators run, and the embedded server it runs is several times slower
+// with the race detector. It is linked into a cache directory, where "go build" leaves it alone
+// while no input changed (linking it takes seconds), and copied to bin under a lock, so that a
+// run keeps its binary when another one rebuilds meanwhile.
+func buildBinary(bin string) error {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := func(out string) error {
+		cmd := exec.Command(goTool, "build", "-o", out, ".")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd.Run()
+	}
+	cached, unlock, err := lockBinaryCache()
+	if err != nil {
+		return build(bin)
+	}
+	defer unlock()
+	if err := build(cached); err != nil {
+		return err
+	}
+	return copyFile(bin, cached)
+}
+
+// binaryCacheDir is the cache directory of the binary, the same for every checkout: a run of
+// another checkout rebuilds it, and binaries do not pile up.
+func binaryCacheDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "mongocrypt-cli-test"), nil
+}
+
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // result is what one run of the binary printed.
 type result struct {
 	code           int
@@ -117,6 +174,23 @@ func cli(t testing.TB, env []string, stdin string, args ...string) result {
 		}
 		code = ee.ExitCode()
 	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// runApp runs the tool in this process as main does, with exactly the environment env and
+// stdin: for the command lines that print help or fail before any connection, where a process
+// of the binary would only add its start.
+func runApp(env []string, stdin string, args ...string) result {
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(stdin), &out, &errb)
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	a.getenv = func(k string) string { return vars[k] }
+	a.environ = func() []string { return env }
+	code := a.run(args)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 

@@ -18,6 +18,7 @@ import (
 // configuration files, named by --config and by MONGOCRYPT_CONFIG, and checks the precedence
 // of flags over the environment over the file.
 func TestConfigFile(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	keyA := randBytes(t, 96)
 	keyB := randBytes(t, 96)
@@ -94,6 +95,7 @@ kmsProviders:
 // TestConfigFileErrors checks configuration files that cannot be used: exit 1, one line naming
 // the file and what is wrong, never a value.
 func TestConfigFileErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cases := []struct {
 		name, content, want string
@@ -139,6 +141,7 @@ func TestConfigFileErrors(t *testing.T) {
 // options reach the provider: a KMIP endpoint with a certificate of an unknown authority is
 // refused until its CA file is given.
 func TestKMSSettings(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
@@ -197,6 +200,7 @@ func TestKMSSettings(t *testing.T) {
 // (connection string password, local key, AWS and Azure secrets, from the environment, flags
 // and a file) and checks that none is ever printed.
 func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	cfg := writeFile(t, "s.yaml", fmt.Sprintf("kmsProviders:\n  aws:\n    accessKeyId: AKIAEXAMPLEKEYID\n    secretAccessKey: %s\n  azure:\n    tenantId: t\n    clientId: c\n    clientSecret: %s\n    identityPlatformEndpoint: 127.0.0.1:1\n", secretAWS, secretAzure), 0o600)
 	env := append(secretEnv(serverURI), "MONGOCRYPT_KEY_VAULT="+v.ns)

@@ -16,6 +16,7 @@ import (
 // binary, checks the ciphertexts against the library and a direct computation, and decrypts
 // them back, from arguments and from stdin, as Extended JSON and base64.
 func TestEncryptDecrypt(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	material := randBytes(t, dataKeyLen)
 	matFile := filepath.Join(t.TempDir(), "dek")
@@ -162,6 +163,7 @@ func canonical(t testing.TB, s string) string {
 // equal the library's byte for byte, --key-alt-name is resolved to the key id they need, and
 // the library's refusals come out as failures.
 func TestEncryptQE(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	id := strings.TrimSpace(v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "qe"))
 	keyID, _ := parseUUID(id)

@@ -42,6 +42,7 @@ func cliTerminal(t *testing.T, env []string, input string, args ...string) resul
 // or, when stdin is a terminal, by typing the key's id or "yes". Without a terminal and
 // without --yes it is a usage error, found before connecting to anything.
 func TestKeysDelete(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	id := strings.TrimSpace(v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "old", "--alt-name", "older"))
 	exists := func() bool {

@@ -10,6 +10,7 @@ import (
 // before any connection (the server named here does not answer); 1 for an operation that
 // failed on a well-formed command line.
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	nowhere := []string{"MONGODB_URI=mongodb://127.0.0.1:1/", "MONGOCRYPT_LOCAL_KEY=" + strings.Repeat("A", 128)}
 	for _, c := range []struct {
 		kind string

@@ -15,6 +15,7 @@ import (
 // delete, and the errors of the library and of the tool (a keyAltName of another key, a missing
 // key, a key that cannot be rewrapped); and that no error shows the library's error code.
 func TestKeyIDsAsUUIDs(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	id := strings.TrimSpace(v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "a"))
 	if !uuidRE.MatchString(id) {

@@ -17,6 +17,7 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 // TestKeysLifecycle creates, lists, gets, renames and deletes keys through the binary and
 // checks the key vault after each step.
 func TestKeysLifecycle(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 
 	// An empty vault.

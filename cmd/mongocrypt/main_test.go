@@ -9,6 +9,7 @@ import (
 // TestDemo runs the demo on the embedded server and checks that the stored documents hold
 // ciphertexts while the client reads plaintext.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if code := run([]string{"demo"}, &out, &errb); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -29,6 +30,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if code := run(nil, &out, &errb); code != exitUsage {
 		t.Fatalf("no command: exit %d", code)

@@ -8,6 +8,7 @@ import (
 // TestErrorsShowNoPlaintext runs command lines that fail on a value or a range bound: the
 // one-line error names the problem and never prints the value or the bound.
 func TestErrorsShowNoPlaintext(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	v.ok(t, "keys", "create", "--provider", "local", "--alt-name", "k")
 	rangeOK := `{"min":-424242,"max":424242,"sparsity":1,"trimFactor":1}`

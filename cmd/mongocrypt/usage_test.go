@@ -38,11 +38,16 @@ func checkNoSecret(t *testing.T, r result, what string) {
 // TestHelp checks that every command has --help with its usage line and an example, on stdout
 // with exit 0, and that no secret of the environment shows in any help.
 func TestHelp(t *testing.T) {
+	t.Parallel()
 	env := secretEnv("mongodb://admin:" + secretPassword + "@127.0.0.1:1/")
-	for _, s := range specs() {
+	for i, s := range specs() {
 		args := append(strings.Fields(s.path), "--help")
-		for _, a := range [][]string{args, append([]string{"help"}, strings.Fields(s.path)...), append(strings.Fields(s.path), "-h")} {
-			r := cli(t, env, "", a...)
+		for j, a := range [][]string{args, append([]string{"help"}, strings.Fields(s.path)...), append(strings.Fields(s.path), "-h")} {
+			// In this process, and through the binary for one way of asking for each command.
+			r := runApp(env, "", a...)
+			if i%3 == j {
+				r = cli(t, env, "", a...)
+			}
 			if r.code != exitOK || r.stderr != "" {
 				t.Fatalf("mongocrypt %v: %s", a, r)
 			}
@@ -62,7 +67,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	for _, a := range [][]string{{"help"}, {"--help"}, {"-h"}, {"keys", "--help"}, {"help", "keys"}, {"help", "config"}} {
-		r := cli(t, env, "", a...)
+		r := runApp(env, "", a...)
 		if r.code != exitOK || !strings.Contains(r.stdout, "Example") {
 			t.Fatalf("mongocrypt %v: %s", a, r)
 		}
@@ -82,6 +87,7 @@ func TestHelp(t *testing.T) {
 // TestHelpFirstLines checks the first line of every help topic: the general help, the keys
 // help, the configuration help, and the help of each command by each way of asking for it.
 func TestHelpFirstLines(t *testing.T) {
+	t.Parallel()
 	const general = "mongocrypt: MongoDB client-side encryption keys and values, in pure Go"
 	const keys = "Usage: mongocrypt keys COMMAND [flags] [arguments]"
 	const config = "mongocrypt configuration"
@@ -124,8 +130,10 @@ func TestHelpFirstLines(t *testing.T) {
 }
 
 // TestUsageErrors checks the command lines that are wrong: exit 2, one line on stderr naming
-// the problem, nothing on stdout.
+// the problem, nothing on stdout. They fail before connecting to anything: run in this process
+// (TestExitStatus runs such command lines through the binary).
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	v := newVault(t)
 	cases := []struct {
 		args []string
@@ -175,7 +183,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"server", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {
-		r := v.run(t, c.args...)
+		r := runApp(v.env, "", c.args...)
 		checkFailure(t, r, exitUsage, c.want)
 		if r.stdout != "" {
 			t.Fatalf("mongocrypt %v printed on stdout: %s", c.args, r)
@@ -186,10 +194,10 @@ func TestUsageErrors(t *testing.T) {
 		checkNoSecret(t, r, strings.Join(c.args, " "))
 	}
 	// No server anywhere.
-	checkFailure(t, cli(t, nil, "", "keys", "list"), exitUsage, "no server: give --uri, set MONGODB_URI, or put uri in the configuration file")
+	checkFailure(t, runApp(nil, "", "keys", "list"), exitUsage, "no server: give --uri, set MONGODB_URI, or put uri in the configuration file")
 	// No command at all, and "keys" alone: the command list, on stderr.
 	for _, a := range [][]string{nil, {"keys"}} {
-		r := cli(t, nil, "", a...)
+		r := runApp(nil, "", a...)
 		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "Usage: mongocrypt") {
 			t.Fatalf("mongocrypt %v: %s", a, r)
 		}
@@ -209,6 +217,7 @@ func TestUsageErrors(t *testing.T) {
 // 1 and one line naming the address and the cause, within the connect timeout, without the
 // password of the connection string.
 func TestUnreachableServer(t *testing.T) {
+	t.Parallel()
 	uri := "mongodb://admin:" + secretPassword + "@127.0.0.1:1/?authSource=admin"
 	for _, args := range [][]string{
 		{"keys", "list"},
@@ -242,6 +251,7 @@ func TestUnreachableServer(t *testing.T) {
 
 // TestDemoBinary runs the demo through the binary against the test server.
 func TestDemoBinary(t *testing.T) {
+	t.Parallel()
 	r := cli(t, nil, "", "demo", "--uri", serverURI)
 	if r.code != exitOK {
 		t.Fatalf("demo: %s", r)
