@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,9 +99,10 @@ func testMain(m *testing.M) int {
 // while no input changed (linking it takes seconds), and copied to bin under a lock, so that a
 // run keeps its binary when another one rebuilds meanwhile.
 func buildBinary(bin string) error {
+	// go test puts the go command that runs it first in PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return err
 	}
 	build := func(out string) error {
 		cmd := exec.Command(goTool, "build", "-o", out, ".")
