@@ -213,7 +213,10 @@ func (a *AutoEncrypter) encryptPlaceholders(ctx context.Context, marked bson.Raw
 			if p.KeyID != nil {
 				req.addID(*p.KeyID)
 			} else {
+				// Analysis takes the keyAltName of a placeholder from the document (a
+				// JSON schema keyId pointer): a value, which errors must not quote.
 				req.addName(p.KeyAltName)
+				req.docNames = true
 			}
 		case fleblob.FLE2EncryptionPlaceholder:
 			p, err := qe.ParsePlaceholder(data)

@@ -43,13 +43,23 @@ func codecOf(v any) bsonCodec {
 	}
 	rv = rv.Elem()
 	var c bsonCodec
-	if f := rv.FieldByName("registry"); f.IsValid() && f.Type() == registryType {
+	if f, ok := ownField(rv, "registry", registryType); ok {
 		c.reg = (*bson.Registry)(f.UnsafePointer())
 	}
-	if f := rv.FieldByName("bsonOpts"); f.IsValid() && f.Type() == bsonOptionsType {
+	if f, ok := ownField(rv, "bsonOpts", bsonOptionsType); ok {
 		c.opts = (*options.BSONOptions)(f.UnsafePointer())
 	}
 	return c
+}
+
+// ownField is the field name of type t of the struct v itself: a field promoted from an embedded
+// struct is not taken (reaching one through a nil embedded pointer panics).
+func ownField(v reflect.Value, name string, t reflect.Type) (reflect.Value, bool) {
+	sf, ok := v.Type().FieldByName(name)
+	if !ok || len(sf.Index) != 1 || sf.Type != t {
+		return reflect.Value{}, false
+	}
+	return v.Field(sf.Index[0]), true
 }
 
 // marshal encodes a caller's document option (bson.D, bson.M, a struct, bson.Raw, []byte...)

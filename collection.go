@@ -33,6 +33,9 @@ func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *m
 	if err := ce.check(); err != nil {
 		return nil, nil, err
 	}
+	if db == nil {
+		return nil, nil, clientErr("the database must not be nil")
+	}
 	if createOpts == nil {
 		return nil, nil, clientErr("the create collection options must not be nil: they hold the encryptedFields")
 	}

@@ -1,16 +1,20 @@
 // Config and the logger it carries: the settings that the driver's option types have no field
-// for, and the attributes of the records (key ids, durations, errors without keyAltNames).
+// for, and the attributes of the records (key ids, durations, errors without keyAltNames or
+// the messages of server errors).
 
 package mongocrypt
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Config holds the settings of this package that the driver's option types have no field for:
@@ -29,7 +33,9 @@ type Config struct {
 	// Logger receives the records of the ClientEncryption, AutoEncrypter or client made with
 	// this Config; nil logs nothing. The records name key ids (as UUIDs), KMS provider names,
 	// namespaces, command names, operations and their durations; never a key, key material, a
-	// credential, a keyAltName or a value, encrypted or not.
+	// credential, a keyAltName or a value, encrypted or not. The records of a failure have an
+	// error attribute: the text of the error, with the keyAltNames it quotes and the messages
+	// of server errors (which may quote documents) left out, their codes kept.
 	//
 	// At Info: a ClientEncryption or AutoEncrypter made ("client encryption ready", "auto
 	// encryption ready"), a data key created ("data key created"), data keys rewrapped ("data
@@ -100,11 +106,70 @@ func durationSince(start time.Time) slog.Attr { return slog.Duration("duration",
 // quotedAltName is a keyAltName in the text of an error: keyAltName "name".
 var quotedAltName = regexp.MustCompile(`keyAltName "(?:[^"\\]|\\.)*"`)
 
-// errAttr is the text of an error of this package, which names fields, key ids and providers,
-// never values or secrets (see noplaintext_errors_test.go), with the keyAltNames it quotes
-// left out: a keyAltName may be a value of a document (a JSON schema keyId "/field").
+// errAttr is the text of an error for a record. The errors of this package name fields, key ids
+// and providers, never values or secrets (see noplaintext_errors_test.go); two things in their
+// chains may still quote data, and are left out: the keyAltNames they quote (a keyAltName may be
+// a value of a document, through a JSON schema keyId "/field"), and the message of a server
+// error (a mongo.ServerError: MongoDB's and FerretDB's messages quote documents and filters,
+// "dup key: { ssn: ... }", a document that failed validation), of which the codes and the name
+// stay. The driver's network errors are kept as they are: they come from the connection.
 func errAttr(err error) slog.Attr {
-	return slog.String("error", quotedAltName.ReplaceAllLiteralString(err.Error(), "keyAltName (not logged)"))
+	return slog.String("error", logText(err))
+}
+
+func logText(err error) string {
+	s := err.Error()
+	for _, se := range serverErrors(err, nil) {
+		t := se.Error()
+		if t == "" {
+			continue
+		}
+		if !strings.Contains(s, t) {
+			// A wrapper that does not quote its cause as it is: nothing of the text is kept.
+			return "an error holding a server error (text not logged): " + serverErrorSummary(se)
+		}
+		s = strings.ReplaceAll(s, t, serverErrorSummary(se))
+	}
+	return quotedAltName.ReplaceAllLiteralString(s, "keyAltName (not logged)")
+}
+
+// serverErrors appends the server errors of the chain of err to out, not descending into them.
+func serverErrors(err error, out []mongo.ServerError) []mongo.ServerError {
+	if se, ok := err.(mongo.ServerError); ok {
+		if se.HasErrorLabel("NetworkError") {
+			return out
+		}
+		return append(out, se)
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		if c := e.Unwrap(); c != nil {
+			return serverErrors(c, out)
+		}
+	case interface{ Unwrap() []error }:
+		for _, c := range e.Unwrap() {
+			if c != nil {
+				out = serverErrors(c, out)
+			}
+		}
+	}
+	return out
+}
+
+// serverErrorSummary stands for the text of a server error in a record: its codes and, for a
+// command error, its code name.
+func serverErrorSummary(se mongo.ServerError) string {
+	name := ""
+	switch ce := se.(type) {
+	case mongo.CommandError:
+		name = ce.Name
+	case *mongo.CommandError:
+		name = ce.Name
+	}
+	if name != "" {
+		name = " (" + name + ")"
+	}
+	return fmt.Sprintf("server error codes %v%s, message not logged", se.ErrorCodes(), name)
 }
 
 // providerNames lists the configured KMS providers, sorted.

@@ -44,6 +44,9 @@ type keyRequest struct {
 	// last is the id added last: documents tend to use one key for many fields.
 	last    [16]byte
 	hasLast bool
+	// docNames tells that the names are values of documents (the keyAltNames that JSON schema
+	// keyId pointers read): the errors do not quote them.
+	docNames bool
 }
 
 func (r *keyRequest) addID(id [16]byte) {
@@ -208,6 +211,9 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		ks.byID[k.ID] = dk
 		for _, n := range k.KeyAltNames {
 			if prev, dup := nameOwner[n]; dup && prev != k.ID {
+				if req.docNames {
+					return nil, clientErr("a keyAltName names more than one key (%s and %s); a keyAltName read from a document is not shown", uuidString(prev), uuidString(k.ID))
+				}
 				return nil, clientErr("keyAltName %q names more than one key (%s and %s)", n, uuidString(prev), uuidString(k.ID))
 			}
 			nameOwner[n] = k.ID
@@ -224,6 +230,9 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	}
 	for _, n := range missNames {
 		if _, ok := ks.byName[n]; !ok {
+			if req.docNames {
+				return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: the keyAltName that a JSON schema keyId pointer read from the document (not shown)", ErrKeyNotFound)}
+			}
 			return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: keyAltName %q", ErrKeyNotFound, n)}
 		}
 	}

@@ -60,10 +60,9 @@ type Request struct {
 }
 
 // Do sends the request with the retry policy and returns the body of a 200 reply (the only
-// success status libmongocrypt accepts). A non-2xx
-// reply that is not retried, or the last one, is returned as an *Error with its status and the
-// start of its body; body is then also returned so that the caller may parse a KMS error
-// document from it.
+// success status libmongocrypt accepts). Another reply that is not retried, or the last one,
+// is returned as an *Error with its status and [ReplyExcerpt] of its body; body is then also
+// returned so that the caller may parse a KMS error document from it.
 func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err error) {
 	if client == nil {
 		client = http.DefaultClient
@@ -84,7 +83,7 @@ func Do(ctx context.Context, client *http.Client, r Request) (body []byte, err e
 			err = &Error{Provider: r.Provider, Op: r.Op, Err: err}
 		} else {
 			retry = r.Retryable != nil && r.Retryable(status)
-			err = &Error{Provider: r.Provider, Op: r.Op, Status: status, Err: fmt.Errorf("reply: %s", snippet(body))}
+			err = &Error{Provider: r.Provider, Op: r.Op, Status: status, Err: fmt.Errorf("reply: %s", ReplyExcerpt(status, body))}
 		}
 		if !retry || attempt >= MaxAttempts {
 			if attempt > 1 {
@@ -125,8 +124,14 @@ func doOnce(ctx context.Context, client *http.Client, r Request) (body []byte, s
 	return body, resp.StatusCode, false, nil
 }
 
-// snippet returns the start of a reply body for an error message.
-func snippet(b []byte) string {
+// ReplyExcerpt is what an error says of the body of a reply that is not accepted: the start of
+// the body of an error reply (status 300 and above: the provider's error document), and
+// nothing of the body of a reply of another 2xx status than 200, which has the shape of a
+// success and may hold what one holds: a data key, a token, credentials.
+func ReplyExcerpt(status int, b []byte) string {
+	if status >= 200 && status < 300 {
+		return fmt.Sprintf("(body of %d bytes not shown: a 2xx reply may hold a data key, a token or credentials)", len(b))
+	}
 	const n = 200
 	b = bytes.TrimSpace(b)
 	if len(b) > n {

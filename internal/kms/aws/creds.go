@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/mongocrypt-go/mongocrypt/internal/kms"
 )
 
 // Defaults of the on-demand credential services.
@@ -123,7 +125,7 @@ func (c *credentialChain) fromEnv() (*Credentials, bool, error) {
 }
 
 // fetch sends req with the metadata timeout and returns the body of a 200 reply. Errors name
-// the service and the status, never the body of a 200 reply (it holds secrets).
+// the service and the status, never the body of a 2xx reply (it may hold secrets).
 func (c *credentialChain) fetch(ctx context.Context, what string, req *http.Request) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
 	defer cancel()
@@ -140,21 +142,9 @@ func (c *credentialChain) fetch(ctx context.Context, what string, req *http.Requ
 		return nil, fmt.Errorf("%s: reply longer than %d bytes", what, maxCredentialReply)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d: %s", what, resp.StatusCode, snippet(body))
+		return nil, fmt.Errorf("%s: HTTP %d: %s", what, resp.StatusCode, kms.ReplyExcerpt(resp.StatusCode, body))
 	}
 	return body, nil
-}
-
-func snippet(b []byte) string {
-	const n = 200
-	s := strings.TrimSpace(string(b))
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 // fromWebIdentity exchanges the web identity token for credentials with STS

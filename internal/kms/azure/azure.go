@@ -338,24 +338,13 @@ func (p *Provider) imdsToken(ctx context.Context) (kmshttp.Token, error) {
 		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: reading the reply: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: %s", snippet(body)))
+		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: %s", kms.ReplyExcerpt(resp.StatusCode, body)))
 	}
 	t, err := kmshttp.ParseTokenReply(body, start, imdsMargin)
 	if err != nil {
 		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("the Azure IMDS: %w", err))
 	}
 	return t, nil
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		return s[:200] + "..."
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 // CloseIdleConnections closes the connections kept open to the KMS between requests.

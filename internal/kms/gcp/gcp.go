@@ -413,11 +413,7 @@ func (p *Provider) metadataToken(ctx context.Context) (kmshttp.Token, error) {
 		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("GCP metadata server: reading the reply: %w", err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		s := strings.TrimSpace(string(body))
-		if len(s) > 200 {
-			s = s[:200] + "..."
-		}
-		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("GCP metadata server: %s", s))
+		return kmshttp.Token{}, p.fail(OpCredentials, resp.StatusCode, fmt.Errorf("GCP metadata server: %s", kms.ReplyExcerpt(resp.StatusCode, body)))
 	}
 	t, err := kmshttp.ParseTokenReply(body, start, tokenMargin)
 	if err != nil {
