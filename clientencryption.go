@@ -243,7 +243,12 @@ func (e *engine) checkAltNamesFree(ctx context.Context, names []string, except *
 	case err != nil:
 		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
 	}
-	return clientErr("keyAltName already used by key %s: %s", other.Lookup("_id"), other.Lookup("keyAltNames"))
+	// The key by its UUID, the form of the CLI and the key documents; not the other key's
+	// names, which are the key vault's and not the caller's.
+	if sub, data, ok := other.Lookup("_id").BinaryOK(); ok && sub == 4 && len(data) == 16 {
+		return clientErr("keyAltName already used by key %s", uuidString([16]byte(data)))
+	}
+	return clientErr("keyAltName already used by another key")
 }
 
 // checkAltNameUnique verifies after a write that only key id holds the keyAltName.
