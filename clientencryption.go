@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -243,12 +244,28 @@ func (e *engine) checkAltNamesFree(ctx context.Context, names []string, except *
 	case err != nil:
 		return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: err}}
 	}
-	// The key by its UUID, the form of the CLI and the key documents; not the other key's
-	// names, which are the key vault's and not the caller's.
-	if sub, data, ok := other.Lookup("_id").BinaryOK(); ok && sub == 4 && len(data) == 16 {
-		return clientErr("keyAltName already used by key %s", uuidString([16]byte(data)))
+	// The caller's names that the other key holds, and that key by its UUID, the form of the
+	// CLI and of key ids elsewhere; not the other key's other names.
+	held := map[string]bool{}
+	if arr, ok := other.Lookup("keyAltNames").ArrayOK(); ok {
+		vals, _ := arr.Values()
+		for _, v := range vals {
+			if s, ok := v.StringValueOK(); ok {
+				held[s] = true
+			}
+		}
 	}
-	return clientErr("keyAltName already used by another key")
+	var taken []string
+	for _, n := range names {
+		if held[n] {
+			taken = append(taken, n)
+		}
+	}
+	owner := "another key"
+	if sub, data, ok := other.Lookup("_id").BinaryOK(); ok && sub == 4 && len(data) == 16 {
+		owner = "key " + uuidString([16]byte(data))
+	}
+	return clientErr("keyAltName %s already used by %s", strings.Trim(fmt.Sprintf("%q", taken), "[]"), owner)
 }
 
 // checkAltNameUnique verifies after a write that only key id holds the keyAltName.

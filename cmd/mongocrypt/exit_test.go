@@ -56,7 +56,7 @@ func TestExitStatus(t *testing.T) {
 		{"no server", nowhere, []string{"keys", "list", "--connect-timeout", "200ms"}, "127.0.0.1:1"},
 		{"no such key", v.env, []string{"keys", "get", "nope"}, "no such data key"},
 		{"no such key", v.env, []string{"encrypt", "--key-alt-name", "nope", "--algorithm", "random", "1"}, `keyAltName "nope"`},
-		{"name taken", v.env, []string{"keys", "create", "--provider", "local", "--alt-name", "k"}, "keyAltName already used"},
+		{"name taken", v.env, []string{"keys", "create", "--provider", "local", "--alt-name", "k"}, `keyAltName "k" already used by key`},
 		{"provider not configured", v.env, []string{"keys", "create", "--provider", "aws", "--master-key", `{"region":"r","key":"k"}`}, `"aws"`},
 		{"nothing to decrypt", v.env, []string{"decrypt", `"text"`}, "VALUE is a string, not an encrypted value"},
 		{"nothing to decrypt", v.env, []string{"decrypt", "AAAA"}, "nothing to decrypt"},

@@ -55,12 +55,11 @@ func TestKeyIDsAsUUIDs(t *testing.T) {
 	hasIDs("keys rewrap --dry-run", v.ok(t, "keys", "rewrap", "--dry-run"), id, other)
 	hasIDs("keys add-alt-name", v.ok(t, "keys", "add-alt-name", id, "c"), `added keyAltName "c" to data key `+id)
 
-	// The library names the key that has a keyAltName already (as Extended JSON of its
-	// binary id): the tool shows its UUID.
+	// The key that has a keyAltName already is named by its UUID.
 	r := v.run(t, "keys", "add-alt-name", other, "a")
-	checkFailure(t, r, exitFail, fmt.Sprintf(`adding keyAltName "a" to data key %s: keyAltName already used by key %s`, other, id))
+	checkFailure(t, r, exitFail, fmt.Sprintf(`adding keyAltName "a" to data key %s: keyAltName "a" already used by key %s`, other, id))
 	r = v.run(t, "keys", "create", "--provider", "local", "--alt-name", "b")
-	checkFailure(t, r, exitFail, "keyAltName already used by key "+other)
+	checkFailure(t, r, exitFail, `keyAltName "b" already used by key `+other)
 	// A key the library cannot find, and one it cannot rewrap.
 	missing := "00000000-0000-4000-8000-000000000000"
 	checkFailure(t, v.run(t, "encrypt", "--key-id", missing, "--algorithm", "random", "1"), exitFail,
