@@ -7,30 +7,22 @@ package mongocrypt
 // replies, as MongoDB does. It does not validate documents (no test here relies on a
 // validator rejecting a write). With MONGODB_URI the real server is used directly.
 //
-// Messages are OP_MSG: header(16) = messageLength(4) || requestID(4) || responseTo(4) ||
-// opCode(4); then flagBits(4) || sections || [CRC-32C(4) when flagBits bit 0 is set]; a
-// section is kind 0 || BSON body, or kind 1 || size(4) || identifier cstring || documents.
-// Messages with a checksum and other opcodes pass through untouched.
+// Messages are read and parsed by internal/wire; an OP_MSG whose body is edited is written
+// again by it (with a fresh checksum when the original had one). Other messages, and
+// messages it cannot parse, pass through untouched.
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/wire"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
-)
-
-const (
-	specOpMsg          = 2013
-	specMsgHeaderLen   = 16
-	specMaxMessageSize = 48 << 20
 )
 
 type specShim struct {
@@ -95,10 +87,10 @@ func (s *specShim) serve(client net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() {
 		s.pipe(client, server, func(m []byte) []byte {
-			out, lcDB := s.request(m)
+			out, requestID, lcDB := s.request(m)
 			if lcDB != "" {
 				mu.Lock()
-				pending[int32(binary.LittleEndian.Uint32(m[4:8]))] = lcDB
+				pending[requestID] = lcDB
 				mu.Unlock()
 			}
 			return out
@@ -107,10 +99,13 @@ func (s *specShim) serve(client net.Conn) {
 	}()
 	go func() {
 		s.pipe(server, client, func(m []byte) []byte {
-			responseTo := int32(binary.LittleEndian.Uint32(m[8:12]))
+			h, err := wire.ParseHeader(m)
+			if err != nil {
+				return m
+			}
 			mu.Lock()
-			db, ok := pending[responseTo]
-			delete(pending, responseTo)
+			db, ok := pending[h.ResponseTo]
+			delete(pending, h.ResponseTo)
 			mu.Unlock()
 			if !ok {
 				return m
@@ -127,18 +122,9 @@ func (s *specShim) serve(client net.Conn) {
 
 // pipe copies messages from src to dst through edit.
 func (s *specShim) pipe(src, dst net.Conn, edit func([]byte) []byte) {
-	var hdr [4]byte
 	for {
-		if _, err := io.ReadFull(src, hdr[:]); err != nil {
-			return
-		}
-		n := int(int32(binary.LittleEndian.Uint32(hdr[:])))
-		if n < specMsgHeaderLen || n > specMaxMessageSize {
-			return
-		}
-		m := make([]byte, n)
-		copy(m, hdr[:])
-		if _, err := io.ReadFull(src, m[4:]); err != nil {
+		m, err := wire.ReadMessage(src, wire.DefaultMaxMessageSize)
+		if err != nil {
 			return
 		}
 		if _, err := dst.Write(edit(m)); err != nil {
@@ -147,62 +133,44 @@ func (s *specShim) pipe(src, dst net.Conn, edit func([]byte) []byte) {
 	}
 }
 
-// specMsgBody returns the kind-0 body of an OP_MSG without checksum, and the byte offsets of
-// the body within m.
-func specMsgBody(m []byte) (body bson.Raw, start, end int, ok bool) {
-	if len(m) < specMsgHeaderLen+5 || binary.LittleEndian.Uint32(m[12:16]) != specOpMsg {
-		return nil, 0, 0, false
+// specParseMsg parses the OP_MSG m; ok is false for other messages and for bytes that do not
+// parse, which are passed on untouched.
+func specParseMsg(m []byte) (h wire.Header, msg *wire.Msg, ok bool) {
+	p, err := wire.Parse(m)
+	if err != nil || p.Msg == nil {
+		return wire.Header{}, nil, false
 	}
-	if binary.LittleEndian.Uint32(m[16:20])&1 != 0 {
-		return nil, 0, 0, false // checksum present: leave the message alone
-	}
-	i := 20
-	for i < len(m) {
-		kind := m[i]
-		i++
-		if i+4 > len(m) {
-			return nil, 0, 0, false
-		}
-		size := int(int32(binary.LittleEndian.Uint32(m[i : i+4])))
-		if size < 5 || i+size > len(m) {
-			return nil, 0, 0, false
-		}
-		if kind == 0 {
-			return bson.Raw(m[i : i+size]), i, i + size, true
-		}
-		if kind != 1 {
-			return nil, 0, 0, false
-		}
-		i += size
-	}
-	return nil, 0, 0, false
+	return p.Header, p.Msg, true
 }
 
-// specReplaceBody returns m with its body replaced.
-func specReplaceBody(m []byte, start, end int, body []byte) []byte {
-	out := make([]byte, 0, len(m)-(end-start)+len(body))
-	out = append(out, m[:start]...)
-	out = append(out, body...)
-	out = append(out, m[end:]...)
-	binary.LittleEndian.PutUint32(out[0:4], uint32(len(out)))
+// specReplaceBody returns the OP_MSG msg of header h with its body replaced, or m, the
+// original bytes, when it cannot be written.
+func specReplaceBody(m []byte, h wire.Header, msg *wire.Msg, body []byte) []byte {
+	edited := *msg
+	edited.Body = body
+	out, err := edited.Append(nil, h.RequestID, h.ResponseTo)
+	if err != nil {
+		return m
+	}
 	return out
 }
 
 // request edits a client message; lcDB is the database of a listCollections.
-func (s *specShim) request(m []byte) (out []byte, lcDB string) {
-	body, start, end, ok := specMsgBody(m)
+func (s *specShim) request(m []byte) (out []byte, requestID int32, lcDB string) {
+	h, msg, ok := specParseMsg(m)
 	if !ok {
-		return m, ""
+		return m, 0, ""
 	}
+	body := msg.Body
 	first, err := body.IndexErr(0)
 	if err != nil {
-		return m, ""
+		return m, 0, ""
 	}
 	db, _ := body.Lookup("$db").StringValueOK()
 	coll, _ := first.Value().StringValueOK()
 	switch first.Key() {
 	case "listCollections":
-		return m, db
+		return m, h.RequestID, db
 	case "drop":
 		s.mu.Lock()
 		delete(s.validators, db+"."+coll)
@@ -218,7 +186,7 @@ func (s *specShim) request(m []byte) (out []byte, lcDB string) {
 	case "create":
 		v, err := body.LookupErr("validator")
 		if err != nil {
-			return m, ""
+			return m, 0, ""
 		}
 		s.mu.Lock()
 		s.validators[db+"."+coll] = append(bson.Raw(nil), v.Document()...)
@@ -231,17 +199,18 @@ func (s *specShim) request(m []byte) (out []byte, lcDB string) {
 			}
 		}
 		nb, _ = bsoncore.AppendDocumentEnd(nb, idx)
-		return specReplaceBody(m, start, end, nb), ""
+		return specReplaceBody(m, h, msg, nb), 0, ""
 	}
-	return m, ""
+	return m, 0, ""
 }
 
 // reply adds the remembered validators to a listCollections reply of database db.
 func (s *specShim) reply(m []byte, db string) []byte {
-	body, start, end, ok := specMsgBody(m)
+	h, msg, ok := specParseMsg(m)
 	if !ok {
 		return m
 	}
+	body := msg.Body
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var doc bson.D
@@ -256,7 +225,7 @@ func (s *specShim) reply(m []byte, db string) []byte {
 	if err != nil {
 		return m
 	}
-	return specReplaceBody(m, start, end, nb)
+	return specReplaceBody(m, h, msg, nb)
 }
 
 // specAddValidators sets options.validator in cursor.firstBatch entries of doc.
