@@ -472,15 +472,19 @@ func (a *analyzer) foreignNS(stage string, v bsoncore.Value) (string, error) {
 	return "", cmdErr("%s must name a collection (a string or {db, coll})", stage)
 }
 
-// schemaOfNS returns the parsed schema of a namespace the command reads or
-// writes. A namespace that Namespaces did not report has no schema at hand:
-// it is refused rather than taken as plain.
-func (a *analyzer) schemaOfNS(ns string) (*nsSchema, error) {
+// foreignSchema reads the collection a stage reads or writes (see foreignNS)
+// and returns it with its parsed schema. A namespace that Namespaces did not
+// report has no schema at hand: it is refused rather than taken as plain.
+func (a *analyzer) foreignSchema(stage string, v bsoncore.Value) (string, *nsSchema, error) {
+	ns, err := a.foreignNS(stage, v)
+	if err != nil {
+		return "", nil, err
+	}
 	s, ok := a.schemas[ns]
 	if !ok {
-		return nil, cmdErr("the collection %s was not resolved for query analysis", ns)
+		return "", nil, cmdErr("the collection %s was not resolved for query analysis", ns)
 	}
-	return s, nil
+	return ns, s, nil
 }
 
 // lookupStage analyses $lookup and returns the schema of the documents after
@@ -493,11 +497,7 @@ func (a *analyzer) lookupStage(x *exprCtx, body bsoncore.Value, depth int) (bson
 	cur := x.cur
 	var froot *node
 	if f, ok := args["from"]; ok {
-		ns, err := a.foreignNS("$lookup from", f)
-		if err != nil {
-			return body, nil, err
-		}
-		fs, err := a.schemaOfNS(ns)
+		_, fs, err := a.foreignSchema("$lookup from", f)
 		if err != nil {
 			return body, nil, err
 		}
@@ -591,11 +591,7 @@ func (a *analyzer) graphLookupStage(x *exprCtx, body bsoncore.Value, depth int) 
 	if !ok {
 		return body, nil, cmdErr("$graphLookup requires 'from'")
 	}
-	ns, err := a.foreignNS("$graphLookup from", f)
-	if err != nil {
-		return body, nil, err
-	}
-	fs, err := a.schemaOfNS(ns)
+	_, fs, err := a.foreignSchema("$graphLookup from", f)
 	if err != nil {
 		return body, nil, err
 	}
@@ -661,11 +657,7 @@ func (a *analyzer) unionWithStage(x *exprCtx, body bsoncore.Value, depth int) (b
 	}
 	var froot *node
 	if collV.Type != 0 {
-		ns, err := a.foreignNS("$unionWith coll", collV)
-		if err != nil {
-			return body, nil, err
-		}
-		fs, err := a.schemaOfNS(ns)
+		_, fs, err := a.foreignSchema("$unionWith coll", collV)
 		if err != nil {
 			return body, nil, err
 		}
@@ -746,11 +738,7 @@ func (a *analyzer) outStage(cur *node, stage string, body bsoncore.Value) (bsonc
 			return body, nil, err
 		}
 	}
-	ns, err := a.foreignNS(stage, target)
-	if err != nil {
-		return body, nil, err
-	}
-	s, err := a.schemaOfNS(ns)
+	ns, s, err := a.foreignSchema(stage, target)
 	if err != nil {
 		return body, nil, err
 	}
