@@ -7,6 +7,7 @@ package mongocrypt
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -54,15 +55,37 @@ func (e *Error) Error() string {
 	return "mongocrypt error " + fmt.Sprint(e.Code) + ": " + e.text()
 }
 
-// text is the message and the cause.
+// text is the message and the cause. A cause that is itself an *Error, or a join of them (the
+// failures of several keys), is written without its own "mongocrypt error N: " prefix: the
+// text says the code once, and errors.As still finds each one.
 func (e *Error) text() string {
 	switch {
 	case e.Err == nil:
 		return e.Message
 	case e.Message == "":
-		return e.Err.Error()
+		return causeText(e.Err)
 	}
-	return e.Message + ": " + e.Err.Error()
+	return e.Message + ": " + causeText(e.Err)
+}
+
+func causeText(err error) string {
+	switch c := err.(type) {
+	case *Error:
+		return c.text()
+	case interface{ Unwrap() []error }:
+		// errors.Join writes its errors one per line; a fmt.Errorf with several %w has text
+		// of its own and is written as it is.
+		errs := c.Unwrap()
+		plain := make([]string, len(errs))
+		parts := make([]string, len(errs))
+		for i, e := range errs {
+			plain[i], parts[i] = e.Error(), causeText(e)
+		}
+		if strings.Join(plain, "\n") == err.Error() {
+			return strings.Join(parts, "\n")
+		}
+	}
+	return err.Error()
 }
 
 // Unwrap returns the cause.

@@ -487,3 +487,29 @@ func TestEntryPointErrors(t *testing.T) {
 		}
 	})
 }
+
+// An *Error that holds other *Errors, alone or joined (the failures of several keys), says
+// "mongocrypt error N: " once, with the outer code; each inner one is still found by errors.As.
+func TestErrorTextSaysCodeOnce(t *testing.T) {
+	inner := &Error{Code: CodeKMS, Message: "kms local: decrypt", Err: errors.New("bad key")}
+	other := &Error{Code: CodeKeyVault, Message: "key vault find"}
+	cases := []struct {
+		err  *Error
+		want string
+	}{
+		{&Error{Code: CodeClient, Message: "outer", Err: inner}, "mongocrypt error 1: outer: kms local: decrypt: bad key"},
+		{&Error{Code: CodeKMS, Message: "2 of 2 keys failed", Err: errors.Join(inner, other)},
+			"mongocrypt error 2: 2 of 2 keys failed: kms local: decrypt: bad key\nkey vault find"},
+		{&Error{Code: CodeClient, Err: fmt.Errorf("wrapped %w and %w", inner, other)},
+			"mongocrypt error 1: wrapped mongocrypt error 2: kms local: decrypt: bad key and mongocrypt error 3: key vault find"},
+	}
+	for _, c := range cases {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
+		var e *Error
+		if !errors.As(c.err.Err, &e) {
+			t.Errorf("%q: the inner *Error is not found", c.want)
+		}
+	}
+}
