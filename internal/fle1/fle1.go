@@ -23,12 +23,6 @@ import (
 	"github.com/mongocrypt-go/mongocrypt/internal/fleblob"
 )
 
-// SubtypeRandom is [fleblob.FLE1RandomEncryptedValue] as a byte, kept for the
-// libmongocrypt compatibility test (compat/, its own module).
-//
-// Deprecated: use package fleblob.
-const SubtypeRandom = byte(fleblob.FLE1RandomEncryptedValue)
-
 // Algorithm is an FLE1 algorithm, numbered as in placeholders.
 type Algorithm int32
 
@@ -44,6 +38,7 @@ const (
 	RandomName        = "AEAD_AES_256_CBC_HMAC_SHA_512-Random"
 )
 
+// String returns the algorithm's name as the driver spells it.
 func (a Algorithm) String() string {
 	switch a {
 	case Deterministic:
