@@ -76,7 +76,14 @@ func (s *storedValue) indexed() bool {
 	return false
 }
 
-// parseStored parses a stored value without decrypting it.
+// parseStored parses a stored value without decrypting it. The v1 indexed and the unindexed
+// values are
+//
+//	subtype (1) | S_KeyId or key UUID (16) | original BSON type (1) | ciphertext
+//
+// (uevHeaderLen is those 18 bytes; for unindexed values they are also the associated data);
+// the v2 indexed values are parsed by parseIndexedV2, insert payloads by
+// parseInsertPayloadForDecrypt, each with its layout.
 func parseStored(blob []byte) (storedValue, error) {
 	if len(blob) == 0 {
 		return storedValue{}, errors.New("qe: empty encrypted value")
@@ -103,7 +110,13 @@ func parseStored(blob []byte) (storedValue, error) {
 	}
 }
 
-// parseIndexedV2 parses subtypes 14, 15 and 17.
+// parseIndexedV2 parses subtypes 14, 15 and 17:
+//
+//	subtype (1) | S_KeyId (16) | original BSON type (1) | counts | ServerEncryptedValue | metadata
+//
+// where counts is nothing for equality (one edge), one byte of edge count for range, and three
+// little-endian uint32 for text (total edges, substring edges, suffix edges), and metadata is
+// one metadataBlockLen block per edge at the end of the blob.
 func parseIndexedV2(blob []byte) (storedValue, error) {
 	st := fleblob.Subtype(blob[0])
 	rest := blob[1:]

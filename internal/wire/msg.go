@@ -50,7 +50,13 @@ type Msg struct {
 	Sequences []Sequence
 }
 
-// ParseMsg parses a whole OP_MSG message, header included.
+// ParseMsg parses a whole OP_MSG message, header included:
+//
+//	header (16) | flagBits uint32 | sections... | checksum uint32 (when ChecksumPresent)
+//
+// where a section is kind byte 0 followed by one BSON document, or kind byte 1 followed by
+// int32 size (counting itself), the identifier as a cstring and BSON documents filling the rest
+// of size. Integers are little-endian; the checksum is the CRC-32C of every byte before it.
 func ParseMsg(m []byte) (*Msg, error) {
 	h, err := ParseHeader(m)
 	if err != nil {
