@@ -160,9 +160,15 @@ func (r result) String() string {
 // cli runs the binary with exactly the environment env (plus PATH and HOME) and stdin.
 func cli(t testing.TB, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return cliFrom(t, env, strings.NewReader(stdin), args...)
+}
+
+// cliFrom is cli with stdin read from r (a terminal, say).
+func cliFrom(t testing.TB, env []string, r io.Reader, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdin = r
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -21,21 +18,7 @@ func cliTerminal(t *testing.T, env []string, input string, args ...string) resul
 	if _, err := control.WriteString(input); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	cmd.Stdin = term
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("running mongocrypt %v: %v", args, err)
-		}
-		code = ee.ExitCode()
-	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return cliFrom(t, env, term, args...)
 }
 
 // TestKeysDelete checks that a data key is deleted only when that is confirmed: by --yes,
