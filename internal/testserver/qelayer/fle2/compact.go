@@ -449,4 +449,3 @@ func cleanupChain(ctx context.Context, esc ESCWriter, t *escTokens, r emuResult,
 	}
 	return deletes, nil
 }
-
