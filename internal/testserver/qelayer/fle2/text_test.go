@@ -111,3 +111,8 @@ func TestTextKnownAnswer(t *testing.T) {
 		})
 	}
 }
+
+func textInsertOptions() *options.EncryptOptions {
+	so := options.String().SetPrefix(options.PrefixOptions{StrMinQueryLength: 3, StrMaxQueryLength: 30}).SetCaseSensitive(true).SetDiacriticSensitive(true)
+	return &options.EncryptOptions{Algorithm: "String", ContentionFactor: i64(0), StringOptions: so}
+}
