@@ -3,6 +3,7 @@ package qerewrite
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -108,3 +109,5 @@ func mustRaw(v any) bson.Raw {
 	}
 	return b
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

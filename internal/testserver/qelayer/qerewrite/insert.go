@@ -23,7 +23,8 @@ const SafeContent = "__safeContent__"
 // Before calling Crypto it checks the document as the server does, so that a
 // refused document writes no ESC entry: no __safeContent__ (6666200), a
 // payload 11 only in a field of the schema (6726300) with the field's key
-// (6726301) and index kind, no other client payload (6373504), and the
+// (6726301) and index kind, no placeholder (6373504) or version 1 insert
+// payload (7291901), and the
 // implicit validator of the encrypted collection (121: each encrypted field
 // absent or an encrypted value of its bsonType, no array on its path, so no
 // plaintext).
@@ -65,7 +66,8 @@ func appendSafeContent(doc bsoncore.Document, tags [][]byte) bson.Raw {
 // checkWrite checks the payloads of a document (or a $set's values) written at
 // prefix: a payload 11 only in an indexed field of the schema, with its key
 // and kind; a payload 16 or stored value anywhere the validator allows; no
-// other client payload; key ids unique in the document (6371407).
+// placeholder or version 1 insert payload; key ids unique in the document
+// (6371407).
 func (s *Schema) checkWrite(d bsoncore.Document, prefix string) error {
 	seen := map[string]bool{}
 	return s.walkBlobs(d, prefix, func(path string, st fleblob.Subtype, data []byte) error {
@@ -93,10 +95,15 @@ func (s *Schema) checkWrite(d bsoncore.Document, prefix string) error {
 			}
 			seen[string(p.indexKeyID)] = true
 			return nil
-		case fleblob.FLE2UnindexedEncryptedValueV2:
-			return nil
+		case fleblob.FLE2EncryptionPlaceholder:
+			return newError(6373504, "Unexpected encrypted payload type: %d", int(st))
+		case fleblob.FLE2InsertUpdatePayload:
+			return newError(7291901, "Encountered a Queryable Encryption insert/update payload type that is no longer supported")
 		}
-		return newError(6373504, "Unexpected encrypted payload type: %d", int(st))
+		// Other blobs are opaque data to the server (the specification's
+		// fle2v2-EncryptedFieldsMap-defaults inserts a payload 5 in a plain
+		// field); in an encrypted field the validator judges them.
+		return nil
 	})
 }
 
