@@ -113,12 +113,15 @@ func (r *rewriter) lift(v bsoncore.Value) (bsoncore.Document, bool, error) {
 			if err != nil {
 				return nil, false, err
 			}
+			if op == "$and" && len(c) == 5 {
+				continue // always true (a range stub): drop it from the $and
+			}
 			children = append(children, c)
 		}
 		switch op {
 		case "$and":
 			if len(children) == 0 {
-				return nil, false, nil
+				return bsoncore.NewDocumentBuilder().Build(), true, nil
 			}
 			return arrayDoc("$and", children), true, nil
 		case "$or":

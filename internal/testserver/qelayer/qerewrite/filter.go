@@ -101,7 +101,13 @@ func (r *rewriter) filterDoc(d bsoncore.Document) (bsoncore.Document, bool, erro
 				if err != nil {
 					return nil, false, err
 				}
+				if key == "$and" && len(nd) == 5 {
+					continue // always true (a range stub): drop it from the $and
+				}
 				children = append(children, nd)
+			}
+			if len(children) == 0 {
+				continue // an $and of always true
 			}
 			cls = append(cls, arrayDoc(key, children))
 			changed = true
