@@ -95,6 +95,8 @@ func TestInsertDocumentErrors(t *testing.T) {
 	eqP := payload11(s.Field("eq"), "v")
 	other := *s.Field("eq")
 	other.KeyID = key5
+	rangeWithEqKey := *s.Field("a.rng")
+	rangeWithEqKey.KeyID = key1
 	for _, tc := range []struct {
 		name string
 		doc  bson.D
@@ -109,7 +111,8 @@ func TestInsertDocumentErrors(t *testing.T) {
 		{"payload under array", bson.D{{Key: "list", Value: bson.A{eqP}}}, 6726300},
 		{"payload 11 in unindexed field", bson.D{{Key: "un", Value: payload11(s.Field("un"), "v")}}, 6373601},
 		{"wrong key", bson.D{{Key: "eq", Value: payload11(&other, "v")}}, 6726301},
-		{"range payload in equality field", bson.D{{Key: "eq", Value: payload11(s.Field("a.rng"), "v")}}, 6726301},
+		{"payload with another field's key", bson.D{{Key: "eq", Value: payload11(s.Field("a.rng"), "v")}}, 6726301},
+		{"range payload in equality field", bson.D{{Key: "eq", Value: payload11(&rangeWithEqKey, "v")}}, CodeBadValue},
 		{"find payload in encrypted field", bson.D{{Key: "eq", Value: payload12("v")}}, 121},
 		{"placeholder", bson.D{{Key: "x", Value: bson.Binary{Subtype: 6, Data: []byte{3, 5, 0, 0, 0, 0}}}}, 6373504},
 		{"wrong type of unindexed value", bson.D{{Key: "un", Value: bson.Binary{Subtype: 6, Data: append(append([]byte{16}, key2...), 16, 1)}}}, 121},

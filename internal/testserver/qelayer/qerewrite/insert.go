@@ -87,7 +87,11 @@ func (s *Schema) checkWrite(d bsoncore.Document, prefix string) error {
 			if !bytes.Equal(p.indexKeyID, f.KeyID) {
 				return newError(6726301, "Mismatched keyId for field '%s' expected %s, found %s", path, uuidString(f.KeyID), uuidString(p.indexKeyID))
 			}
-			if p.kind != f.kind() {
+			// Edge tokens (g) belong to range fields only, text tokens (b) to
+			// text fields only; a payload with neither is accepted for any
+			// indexed field (libmongocrypt's fle2-insert-text-search sample
+			// sends one for a text field) and Crypto.Insert decides.
+			if p.kind != kindEquality && p.kind != f.kind() {
 				return newError(CodeBadValue, "Field '%s' has a %s insert payload but is a %s encrypted field", path, p.kind, f.kind())
 			}
 			if seen[string(p.indexKeyID)] {

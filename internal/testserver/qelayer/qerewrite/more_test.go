@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 func loadLibmongocrypt(t *testing.T, name string) bson.Raw {
@@ -367,4 +368,49 @@ func TestParseEncryptionInformation(t *testing.T) {
 // mustArr is the BSON of an array (a document with keys "0", "1", ...).
 func mustArr(a bson.A) bson.Raw {
 	return mustRaw(bson.D{{Key: "a", Value: a}}).Lookup("a").Value
+}
+
+// TestInsertLibmongocrypt runs the inserts libmongocrypt sends (real payloads
+// 11 for equality, range and text, and an unindexed value 16) through
+// InsertDocument.
+func TestInsertLibmongocrypt(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		tags int
+	}{
+		{"fle2-insert-v2_encrypted-payload.json", 1},
+		{"fle2-insert-range_int32-v2_encrypted-payload.json", 1},
+		{"fle2-insert-text-search_encrypted-payload.json", 1},
+		{"fle2-insert-unindexed-v2_encrypted-payload.json", 0},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			cmd := loadLibmongocrypt(t, tc.file)
+			doc := cmd.Lookup("documents", "0").Document()
+			var s *Schema
+			if ei, ok := cmd.Lookup("encryptionInformation").DocumentOK(); ok {
+				var err error
+				if s, err = ParseEncryptionInformation(ei, "db.test"); err != nil {
+					s = nil
+					ef := ei.Lookup("schema", "db.test").Document()
+					if s, err = ParseEncryptedFields(ef); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				// The unindexed sample has no encryptionInformation: the
+				// field's key and type are in the value.
+				_, data := doc.Lookup("encrypted").Binary()
+				s = &Schema{Fields: []Field{{Path: "encrypted", KeyID: data[1:17], BSONType: typeName(bsoncore.Type(data[17]))}}}
+				s.byPath = map[string]*Field{"encrypted": &s.Fields[0]}
+			}
+			out, err := s.InsertDocument(context.Background(), doc, &fakeCrypto{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, _ := out.Lookup(SafeContent).Array().Values()
+			if len(vals) != tc.tags || count11(out) != 0 {
+				t.Errorf("stored %v", out)
+			}
+		})
+	}
 }
