@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/FerretDB/FerretDB v1.24.2
+	github.com/mongocrypt-go/mongocrypt v0.0.0
 	github.com/nsmithuk/local-kms v0.0.0-20260228092603-2a5e92d09ab6
 	github.com/sirupsen/logrus v1.4.2
 	go.mongodb.org/mongo-driver/v2 v2.10.0
@@ -78,3 +79,5 @@ require (
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+replace github.com/mongocrypt-go/mongocrypt => ../..
