@@ -29,7 +29,8 @@ var ErrNoServerModule = errors.New("testenv: the nested module internal/testserv
 
 // Addrs are the servers' addresses.
 type Addrs struct {
-	MongoDB  string `json:"mongodb"`  // a mongodb:// URI
+	MongoDB  string `json:"mongodb"`  // a mongodb:// URI: FerretDB behind the layer of internal/testserver/qelayer
+	FerretDB string `json:"ferretdb"` // a mongodb:// URI: FerretDB itself, which drops encryptedFields
 	LocalKMS string `json:"localkms"` // an http:// base URL; see internal/testserver/localkms
 }
 

@@ -1,9 +1,16 @@
 // Package testserver runs a MongoDB-compatible server inside the process, for the tests and the
-// demo: FerretDB with its SQLite handler, listening on a free loopback port.
+// demo: FerretDB with its SQLite handler on a free loopback port, behind the layer of package
+// qelayer, which gives it what the tests need of MongoDB and FerretDB lacks.
 //
-// The embedded server is a stand-in for MongoDB. It lacks partial indexes, pipeline updates,
-// $jsonSchema validators, transactions and Queryable Encryption's server side; tests that need
-// those run against a real server named by the MONGODB_URI environment variable.
+// [Server.URI] is the layer: collection options (encryptedFields, validators) are kept, partial
+// indexes are kept and, when unique, enforced, transactions are refused with a clear error, and
+// the admin command qeLayerListen opens listeners that claim a MongoDB version and topology
+// (see package qelayer). [Server.FerretDBURI] is FerretDB itself, a server that drops
+// encryptedFields.
+//
+// The embedded server still lacks pipeline updates, the validation of documents by validators
+// ($jsonSchema), transactions, and everything else FerretDB 1.24 lacks; tests that need those
+// run against a real server named by the MONGODB_URI environment variable.
 package testserver
 
 import (
@@ -18,6 +25,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/mongocrypt-go/mongocrypt/internal/testserver/qelayer"
 )
 
 // newMu serializes ferretdb.New, which is not safe for concurrent use.
@@ -25,7 +33,9 @@ var newMu sync.Mutex
 
 // Server is a running embedded server.
 type Server struct {
-	uri    string
+	uri    string // the layer's default listener
+	fdbURI string // FerretDB itself
+	layer  *qelayer.Layer
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -65,15 +75,28 @@ func Start() (*Server, error) {
 		s.Stop()
 		return nil, err
 	}
-	s.uri = "mongodb://" + addr + "/"
+	s.fdbURI = "mongodb://" + addr + "/"
+	s.layer = qelayer.New(addr)
+	if s.uri, err = s.layer.Listen(qelayer.Profile{}); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("testserver: starting the layer: %w", err)
+	}
 	return s, nil
 }
 
-// URI is the connection string of the server.
+// URI is the connection string of the server: the layer's default listener, which shows
+// FerretDB's own hello and buildInfo (a standalone server).
 func (s *Server) URI() string { return s.uri }
+
+// FerretDBURI is the connection string of FerretDB itself, past the layer: a server that
+// accepts encryptedFields and drops them.
+func (s *Server) FerretDBURI() string { return s.fdbURI }
 
 // Stop shuts the server down and removes its data.
 func (s *Server) Stop() {
+	if s.layer != nil {
+		s.layer.Close()
+	}
 	s.cancel()
 	select {
 	case <-s.done:

@@ -1,9 +1,11 @@
 // Command testservers runs the servers the library module's tests need but cannot import
 // without giving every user of the module their dependencies: the embedded MongoDB-compatible
-// server (FerretDB) and local-kms. It prints one JSON line with their addresses,
+// server (FerretDB behind the layer of package qelayer) and local-kms. It prints one JSON line
+// with their addresses,
 //
-//	{"mongodb":"mongodb://127.0.0.1:PORT/","localkms":"http://127.0.0.1:PORT"}
+//	{"mongodb":"mongodb://127.0.0.1:PORT/","ferretdb":"mongodb://127.0.0.1:PORT/","localkms":"http://127.0.0.1:PORT"}
 //
+// where mongodb is the layer and ferretdb is FerretDB itself,
 // and runs until its standard input reaches end of file, which happens when the test process
 // that started it exits, however it exits. internal/testenv of the library module starts it.
 package main
@@ -45,6 +47,7 @@ func run(noMongo bool) error {
 		}
 		defer s.Stop()
 		out["mongodb"] = s.URI()
+		out["ferretdb"] = s.FerretDBURI()
 	}
 
 	kms := localkms.New(dir)
