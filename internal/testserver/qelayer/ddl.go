@@ -185,7 +185,10 @@ func checkEncryptedCreate(p Profile, cmd bson.Raw) *cmdError {
 	if view == nil || ts == nil {
 		return errorf(6346401, "Encrypted fields cannot be used with views or timeseries collections")
 	}
-	if !p.replicated() {
+	// The default listener (the zero Profile) shows FerretDB's own hello and claims no
+	// topology; it keeps encrypted collections so that tests on the default URI can use them.
+	// Only a listener that claims a standalone server refuses them, as MongoDB does.
+	if p.Topology == TopologySingle {
 		return errorf(6346402, "Encrypted collections are not supported on standalone")
 	}
 	return nil

@@ -96,11 +96,6 @@ func (p Profile) validate() error {
 	return nil
 }
 
-// replicated tells whether the profile is a replica set or a sharded cluster, where
-// Queryable Encryption collections may be created (MongoDB refuses them on a standalone).
-func (p Profile) replicated() bool {
-	return p.Topology == TopologyReplicaSet || p.Topology == TopologySharded
-}
 
 // editHello rewrites FerretDB's reply to a hello or isMaster for the profile of ln.
 func (ln *listener) editHello(reply bson.D) bson.D {
