@@ -96,7 +96,6 @@ func (p Profile) validate() error {
 	return nil
 }
 
-
 // editHello rewrites FerretDB's reply to a hello or isMaster for the profile of ln.
 func (ln *listener) editHello(reply bson.D) bson.D {
 	p := ln.profile
