@@ -80,15 +80,20 @@ func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.
 		return nil, analysisErr(err)
 	}
 	if name == "drop" {
-		nss = []string{db + "." + targetCollection(cmd)}
+		return a.drop(ctx, db, cmd)
 	}
 	if len(nss) == 0 {
 		return cmd, nil // a command that bypasses auto encryption
 	}
 	schemas := make(map[string]analysis.Schema, len(nss))
 	for _, ns := range nss {
-		s, err := a.schemas.schema(ctx, ns)
-		if err != nil {
+		var s analysis.Schema
+		if name == "create" && ns == db+"."+targetCollection(cmd) {
+			// The collection a create makes has no options on the server yet: its schema is
+			// the one of the maps, if any (libmongocrypt reads no collection options for a
+			// create). The source of a view is read as for any command.
+			s = a.schemas.local(ns)
+		} else if s, err = a.schemas.schema(ctx, ns); err != nil {
 			return nil, err
 		}
 		if s.EncryptedFields != nil {
@@ -104,8 +109,8 @@ func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.
 			return nil, analysisErr(err)
 		}
 	}
-	if name == "create" || name == "drop" {
-		return a.createOrDrop(ctx, db, name, cmd, schemas)
+	if name == "create" {
+		return a.create(ctx, db, cmd, schemas)
 	}
 	if a.bypassQueryAnalysis {
 		return a.finishQE(ctx, db, name, cmd, cmd, schemas, nil)
@@ -163,6 +168,11 @@ func (a *AutoEncrypter) finishQE(ctx context.Context, db, name string, orig, out
 	}
 	if !omit {
 		out = appendEncryptionInformation(name, out, ei)
+		if targetCollection(orig) != "" {
+			if err := a.probe.check(ctx, a.schemas.meta, target, ei); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if name == "compactStructuredEncryptionData" || name == "cleanupStructuredEncryptionData" {
 		if efRaw == nil {

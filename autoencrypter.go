@@ -29,6 +29,11 @@ type AutoEncrypter struct {
 	// owned are the internal clients this AutoEncrypter made and disconnects on Close.
 	owned  []*mongo.Client
 	closed atomic.Bool
+	// probe asks the server once whether it takes encryptionInformation (qeserver.go).
+	probe qeProbe
+	// stateDrops are the state collections the driver dropped through this AutoEncrypter
+	// (collection.go).
+	stateDrops stateDropLog
 }
 
 // NewAutoEncrypter builds an AutoEncrypter from client options whose AutoEncryptionOptions are
@@ -162,6 +167,7 @@ func internalClientOptions(o *options.ClientOptions) *options.ClientOptions {
 	//lint:ignore SA1019 a copy given to mongo.Connect must not carry a Crypt hook, and
 	// xoptions.SetInternalClientOptions, the field's replacement, cannot unset it.
 	c.Crypt = nil
+	c.Monitor = hideProbes(o.Monitor)
 	return &c
 }
 

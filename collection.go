@@ -7,6 +7,8 @@ package mongocrypt
 import (
 	"bytes"
 	"context"
+	"strings"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -94,6 +96,9 @@ func (ce *ClientEncryption) CreateEncryptedCollection(ctx context.Context, db *m
 	if err := db.CreateCollection(ctx, coll, optionsOf(args)); err != nil {
 		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: withMessage(err, "creating "+db.Name()+"."+coll)}
 	}
+	if err := checkEncryptedFieldsKept(ctx, db, coll, final); err != nil {
+		return nil, ef, &CreateEncryptedCollectionError{EncryptedFields: ef, Err: err}
+	}
 	return db.Collection(coll), ef, nil
 }
 
@@ -136,24 +141,89 @@ func DropEncryptedCollection(ctx context.Context, coll *mongo.Collection, encryp
 	return nil
 }
 
-// createOrDrop handles create and drop of Queryable Encryption collections. The driver creates
-// and drops the state collections itself only when the encryptedFields are in the options of
-// the call; those of encryptedFieldsMap it cannot see, so they are handled here: a create gets
-// the state collections, the encryptedFields and the __safeContent__ index; a drop drops the
-// state collections first.
-func (a *AutoEncrypter) createOrDrop(ctx context.Context, db, name string, cmd bson.Raw, schemas map[string]analysis.Schema) (bson.Raw, error) {
+// drop and create handle the drop and create of Queryable Encryption collections. The driver
+// creates and drops the state collections itself only when the encryptedFields are in the
+// options of the call; those of encryptedFieldsMap and of the server's listCollections it
+// cannot see (Connect keeps the auto encryption options from it), so they are handled here: a
+// create gets the state collections, the encryptedFields and the __safeContent__ index; a drop
+// drops the state collections first.
+
+// drop handles a drop command. encryptedFields are those of encryptedFieldsMap or, as the
+// driver reads them when auto encryption is on, those of the server's listCollections, read
+// for each drop (not cached). A drop of a state collection, and the drop of a collection whose
+// state collections the driver has just dropped through this client (it had the
+// encryptedFields), read nothing.
+func (a *AutoEncrypter) drop(ctx context.Context, db string, cmd bson.Raw) (bson.Raw, error) {
+	coll := targetCollection(cmd)
+	ns := db + "." + coll
+	defer a.schemas.forget(ns)
+	if a.stateDrops.note(db, coll) || a.stateDrops.take(db, coll) {
+		return cmd, nil
+	}
+	ef := a.schemas.local(ns).EncryptedFields
+	if ef == nil && !a.schemas.inMaps(ns) {
+		c, err := a.schemas.fetch(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		ef = c.s.EncryptedFields
+	}
+	if ef != nil {
+		if err := a.dropStateCollections(ctx, db, coll, ef); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// stateDropLog remembers, per collection, the drops of its state collections (default
+// names) that passed through an AutoEncrypter, so that the drop of the collection that
+// follows them does not drop them again.
+type stateDropLog struct {
+	mu      sync.Mutex
+	dropped map[string]uint8 // "db.coll" -> bit 1: its ESC, bit 2: its ECOC
+}
+
+// note records a drop of coll in db when coll is a state collection, and tells whether it is.
+func (l *stateDropLog) note(db, coll string) bool {
+	rest, ok := strings.CutPrefix(coll, "enxcol_.")
+	if !ok {
+		return false
+	}
+	var bit uint8
+	if base, ok := strings.CutSuffix(rest, ".esc"); ok {
+		rest, bit = base, 1
+	} else if base, ok := strings.CutSuffix(rest, ".ecoc"); ok {
+		rest, bit = base, 2
+	} else {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped == nil {
+		l.dropped = map[string]uint8{}
+	}
+	l.dropped[db+"."+rest] |= bit
+	return true
+}
+
+// take tells whether both state collections of coll were dropped since its last drop, and
+// forgets them.
+func (l *stateDropLog) take(db, coll string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ns := db + "." + coll
+	both := l.dropped[ns] == 3
+	delete(l.dropped, ns)
+	return both
+}
+
+// create handles a create command; schemas holds the schema of its namespace from the maps.
+func (a *AutoEncrypter) create(ctx context.Context, db string, cmd bson.Raw, schemas map[string]analysis.Schema) (bson.Raw, error) {
 	coll := targetCollection(cmd)
 	ns := db + "." + coll
 	defer a.schemas.forget(ns)
 	_, inMap := a.schemas.efMap[ns]
-	if name == "drop" {
-		if inMap {
-			if err := a.dropStateCollections(ctx, db, coll, schemas[ns].EncryptedFields); err != nil {
-				return nil, err
-			}
-		}
-		return cmd, nil
-	}
 	// create
 	var ef bson.Raw
 	if v, err := cmd.LookupErr("encryptedFields"); err == nil {
@@ -183,7 +253,11 @@ func (a *AutoEncrypter) createOrDrop(ctx context.Context, db, name string, cmd b
 		// and the index around this command itself.
 		return out, nil
 	}
-	// encryptedFieldsMap: do what the driver would have done, around the command.
+	// encryptedFieldsMap: do what the driver would have done, around the command, with its
+	// check of the server's version first.
+	if err := a.checkQEWireVersion(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.createStateCollections(ctx, db, coll, ef); err != nil {
 		return nil, err
 	}
@@ -238,6 +312,26 @@ func (a *AutoEncrypter) dropStateCollections(ctx context.Context, db, coll strin
 		if err := a.schemas.meta.Database(db).Collection(name).Drop(ctx); err != nil {
 			return withMessage(err, "dropping the state collection "+db+"."+name)
 		}
+	}
+	return nil
+}
+
+// qeWireVersion is the first wire version of servers with Queryable Encryption as this module
+// speaks it (MongoDB 7.0).
+const qeWireVersion = 21
+
+// checkQEWireVersion refuses servers older than MongoDB 7.0, as the driver does before it
+// creates an encrypted collection, with the message the specification's tests expect. The
+// hello it runs is not reported to the client's command monitor.
+func (a *AutoEncrypter) checkQEWireVersion(ctx context.Context) error {
+	var hello struct {
+		MaxWireVersion int32 `bson:"maxWireVersion"`
+	}
+	if err := a.schemas.meta.Database("admin").RunCommand(probeCtx(ctx), bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return withMessage(err, "reading the server's wire version")
+	}
+	if hello.MaxWireVersion < qeWireVersion {
+		return clientErr("Driver support of Queryable Encryption is incompatible with server. Upgrade server to use Queryable Encryption. Got maxWireVersion %d but need maxWireVersion >= %d", hello.MaxWireVersion, qeWireVersion)
 	}
 	return nil
 }

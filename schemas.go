@@ -53,13 +53,29 @@ func marshalMap(codec bsonCodec, m map[string]any, what string) (map[string]bson
 	return out, nil
 }
 
-// schema returns the schema of ns.
-func (s *schemaSource) schema(ctx context.Context, ns string) (analysis.Schema, error) {
+// local returns the schema of ns from encryptedFieldsMap or schemaMap; the zero Schema when
+// neither has ns.
+func (s *schemaSource) local(ns string) analysis.Schema {
 	if ef, ok := s.efMap[ns]; ok {
-		return analysis.Schema{EncryptedFields: ef}, nil
+		return analysis.Schema{EncryptedFields: ef}
 	}
 	if js, ok := s.schemaMap[ns]; ok {
-		return analysis.Schema{JSONSchema: js}, nil
+		return analysis.Schema{JSONSchema: js}
+	}
+	return analysis.Schema{}
+}
+
+// inMaps tells whether encryptedFieldsMap or schemaMap has ns.
+func (s *schemaSource) inMaps(ns string) bool {
+	_, ef := s.efMap[ns]
+	_, js := s.schemaMap[ns]
+	return ef || js
+}
+
+// schema returns the schema of ns.
+func (s *schemaSource) schema(ctx context.Context, ns string) (analysis.Schema, error) {
+	if s.inMaps(ns) {
+		return s.local(ns), nil
 	}
 	s.mu.Lock()
 	c, ok := s.cache[ns]

@@ -249,6 +249,14 @@ func specLoadServer(ctx context.Context) (specServerInfo, error) {
 	return specServerVal, specServerErr
 }
 
+func specProfileNames() string {
+	var names []string
+	for _, p := range specProfiles {
+		names = append(names, p.versionS+" "+p.topology)
+	}
+	return strings.Join(names, ", ")
+}
+
 func specParseVersion(s string) []int {
 	var v []int
 	for _, p := range strings.Split(s, ".") {
@@ -284,10 +292,11 @@ func (s specServerInfo) describe() string {
 	if realMongoDB {
 		return fmt.Sprintf("MongoDB %s %s (MONGODB_URI)", s.versionS, s.topology)
 	}
-	return fmt.Sprintf("the embedded FerretDB, which reports %s, %s", s.versionS, s.topology)
+	return fmt.Sprintf("the embedded FerretDB (with the layer's profiles: %s), which reports %s, %s", specProfileNames(), s.versionS, s.topology)
 }
 
-// newSpecRunner prepares the server, the validator shim (FerretDB) and the KMS servers.
+// newSpecRunner prepares the server (the embedded server's layer keeps validators, as MongoDB
+// does) and the KMS servers.
 func newSpecRunner(t *testing.T) *specRunner {
 	t.Helper()
 	if _, err := os.Stat(specTestsDir); err != nil {
@@ -299,9 +308,6 @@ func newSpecRunner(t *testing.T) *specRunner {
 		t.Fatal(err)
 	}
 	r := &specRunner{server: info, uri: testURI}
-	if !realMongoDB {
-		r.uri = specStartValidatorShim(t, testURI)
-	}
 	r.setup, err = mongo.Connect(options.Client().ApplyURI(r.uri))
 	if err != nil {
 		t.Fatal(err)
@@ -335,6 +341,76 @@ func specReadFile(path string) (bson.Raw, error) {
 }
 
 // ---- requirements and skip rules ----
+
+// specProfiles are the servers the embedded server's layer can claim to be, tried in this
+// order for a case whose requirements the default listener (FerretDB's own version,
+// standalone) does not meet. The layer behaves as MongoDB of that version for what the tests
+// reach (internal/testserver/qelayer), so that the files written for 6.0, 7.0, 8.0, 8.2 and 9.0
+// each run with what they require.
+var specProfiles = []specServerInfo{
+	{versionS: "8.0.0", topology: "replicaset"},
+	{versionS: "7.0.0", topology: "replicaset"},
+	{versionS: "8.2.0", topology: "replicaset"},
+	{versionS: "9.0.0", topology: "replicaset"},
+	{versionS: "6.0.0", topology: "replicaset"},
+	{versionS: "8.0.0", topology: "sharded"},
+	{versionS: "8.0.0", topology: "single"},
+}
+
+var (
+	specProfileMu   sync.Mutex
+	specProfileURIs = map[string]string{} // "version topology" -> URI
+)
+
+// forCase returns the runner for c: r itself when r's server meets the case's requirements,
+// else, on the embedded server, r with the URI of a listener of the layer that claims the
+// first profile meeting them. The skip names what no profile meets.
+func (r *specRunner) forCase(t *testing.T, c *specCase) (*specRunner, *specSkip) {
+	skip := r.checkRunOn(c.runOn)
+	if skip == nil || realMongoDB {
+		return r, skip
+	}
+	for _, p := range specProfiles {
+		p.version = specParseVersion(p.versionS)
+		alt := *r
+		alt.server = p
+		if alt.checkRunOn(c.runOn) != nil {
+			continue
+		}
+		uri, err := specProfileURI(t, p)
+		if err != nil {
+			t.Fatalf("opening a listener of the layer for %s %s: %v", p.versionS, p.topology, err)
+		}
+		alt.uri = uri
+		return &alt, nil
+	}
+	return r, skip
+}
+
+// specProfileURI asks the embedded server's layer for a listener with profile p (once).
+func specProfileURI(t *testing.T, p specServerInfo) (string, error) {
+	specProfileMu.Lock()
+	defer specProfileMu.Unlock()
+	key := p.versionS + " " + p.topology
+	if uri, ok := specProfileURIs[key]; ok {
+		return uri, nil
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(testURI))
+	if err != nil {
+		return "", err
+	}
+	defer c.Disconnect(context.Background())
+	var res struct {
+		URI string `bson:"uri"`
+	}
+	err = c.Database("admin").RunCommand(t.Context(), bson.D{{Key: "qeLayerListen", Value: 1},
+		{Key: "version", Value: p.versionS}, {Key: "topology", Value: p.topology}}).Decode(&res)
+	if err != nil {
+		return "", err
+	}
+	specProfileURIs[key] = res.URI
+	return res.URI, nil
+}
 
 // checkRunOn returns a skip when none of the requirements of a list is met.
 func (r *specRunner) checkRunOn(lists [][]bson.Raw) *specSkip {
@@ -461,14 +537,6 @@ func (r *specRunner) staticSkip(t *testing.T, c *specCase) *specSkip {
 		if op.expectError != nil {
 			continue // refused by the client before anything is sent
 		}
-		if specRawContains(op.args, `"partialFilterExpression"`) {
-			return ferret("partial indexes", "the test creates an index with a partialFilterExpression")
-		}
-		if cmd, ok := op.args.Lookup("command").DocumentOK(); ok && op.name == "runCommand" {
-			if e, err := cmd.IndexErr(0); err == nil && e.Key() == "collMod" {
-				return ferret("collMod", "the test changes a collection's validator with collMod")
-			}
-		}
 		if (op.name == "updateOne" || op.name == "updateMany") && op.args.Lookup("update").Type == bson.TypeArray {
 			return ferret("pipeline updates", "the test updates with an aggregation pipeline")
 		}
@@ -535,8 +603,9 @@ func (r *specRunner) runCase(t *testing.T, c *specCase) error {
 	if c.skipReason != "" {
 		return &specSkip{class: "skipReason in the test file", reason: c.skipReason}
 	}
-	if s := r.checkRunOn(c.runOn); s != nil {
-		return s
+	r, skip := r.forCase(t, c)
+	if skip != nil {
+		return skip
 	}
 	if s := r.staticSkip(t, c); s != nil {
 		return s
