@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mongocrypt-go/mongocrypt/internal/testserver/qelayer/qerewrite"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
@@ -194,12 +196,8 @@ func checkEncryptedCreate(p Profile, cmd bson.Raw) *cmdError {
 	return nil
 }
 
-// validateEncryptedFields checks encryptedFields as MongoDB's validateEncryptedFieldConfig
-// does (src/mongo/crypto/encryption_fields_util / fle_crypto.cpp) and returns it with the
-// state collection names filled in.
-//
-// TODO(qerewrite): call qerewrite.ParseEncryptedFields for the full validation once it lands;
-// this is the minimal check.
+// validateEncryptedFields checks encryptedFields as MongoDB does at create
+// ([qerewrite.ParseEncryptedFields]) and returns it with the state collection names filled in.
 func validateEncryptedFields(coll string, v bson.RawValue, p Profile) (bson.D, *cmdError) {
 	doc, ok := v.DocumentOK()
 	if !ok {
@@ -209,42 +207,12 @@ func validateEncryptedFields(coll string, v bson.RawValue, p Profile) (bson.D, *
 	if err := bson.Unmarshal(doc, &ef); err != nil {
 		return nil, errorf(codeFailedToParse, "encryptedFields: %v", err)
 	}
-	fields, ok := doc.Lookup("fields").ArrayOK()
-	if !ok {
-		return nil, errorf(40414, "BSON field 'encryptedFields.fields' is missing but a required field")
-	}
-	vals, _ := fields.Values()
-	keys := map[string]bool{}
-	var paths []string
-	for _, fv := range vals {
-		f, ok := fv.DocumentOK()
-		if !ok {
-			return nil, errorf(14, "BSON field 'encryptedFields.fields' holds a %s, expected type 'object'", fv.Type)
+	if _, err := qerewrite.ParseEncryptedFields(doc); err != nil {
+		ce, _ := qeError(err).(*cmdError)
+		if ce == nil {
+			ce = errorf(codeBadValue, "encryptedFields: %v", err)
 		}
-		sub, data, ok := f.Lookup("keyId").BinaryOK()
-		if !ok || sub != 4 {
-			return nil, errorf(40414, "BSON field 'encryptedFields.fields.keyId' is missing or not a UUID")
-		}
-		if keys[string(data)] {
-			return nil, errorf(6338401, "Duplicate key ids are not allowed")
-		}
-		keys[string(data)] = true
-		path, ok := f.Lookup("path").StringValueOK()
-		if !ok {
-			return nil, errorf(40414, "BSON field 'encryptedFields.fields.path' is missing but a required field")
-		}
-		if path == "" {
-			return nil, errorf(6316402, "Encrypted field must have a non-empty path")
-		}
-		if path == "_id" || strings.HasPrefix(path, "_id.") {
-			return nil, errorf(6316403, "Cannot encrypt _id or its subfields")
-		}
-		for _, q := range paths {
-			if q == path || strings.HasPrefix(q, path+".") || strings.HasPrefix(path, q+".") {
-				return nil, errorf(6338402, "Duplicate or conflicting paths are not allowed")
-			}
-		}
-		paths = append(paths, path)
+		return nil, ce
 	}
 	state := func(key, suffix string, code int32, what string) *cmdError {
 		name, err := doc.LookupErr(key)

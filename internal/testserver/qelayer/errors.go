@@ -20,6 +20,7 @@ const (
 	codeNotImplemented       = 238
 	codeDuplicateKey         = 11000
 	codeUnsupportedOpCode    = 352
+	codeIDLUnknownField      = 40415
 )
 
 // codeNames are the codeName of the codes above; a code not in it (a numbered assertion such
@@ -37,6 +38,7 @@ var codeNames = map[int32]string{
 	codeNotImplemented:       "NotImplemented",
 	codeDuplicateKey:         "DuplicateKey",
 	codeUnsupportedOpCode:    "UnsupportedOpQueryCommand",
+	codeIDLUnknownField:      "IDLUnknownField",
 }
 
 // cmdError is an error the layer answers a command with.

@@ -143,6 +143,7 @@ func parseField(fd bsoncore.Document, validate bool) (Field, error) {
 		f.QueryTypes = append(f.QueryTypes, name)
 		if i == 0 {
 			f.QueryType = name
+			f.Contention = DefaultContention
 			if c, err := q.LookupErr("contention"); err == nil {
 				n, ok := c.AsInt64OK()
 				if !ok {

@@ -32,6 +32,10 @@ const (
 	QueryPrefixPreview    = "prefixPreview"
 )
 
+// DefaultContention is the contention factor of a query that names none
+// (QueryTypeConfig.contention's default in src/mongo/crypto/encryption_fields.idl).
+const DefaultContention = 8
+
 // Field is one encrypted field of a Schema.
 type Field struct {
 	// Path is the dotted path of the field.
@@ -45,7 +49,7 @@ type Field struct {
 	QueryType string
 	// QueryTypes are all the query types (prefix and suffix may go together).
 	QueryTypes []string
-	// Contention is the contention factor of the first query (0 by default).
+	// Contention is the contention factor of the first query (DefaultContention when absent).
 	Contention int64
 	// Raw is the field's document.
 	Raw bson.Raw
