@@ -20,6 +20,7 @@ const (
 	demoDB       = "mongocrypt_demo"
 	demoColl     = "patients"
 	demoKeyVault = demoDB + ".__keyVault"
+	demoQEColl   = "records"
 )
 
 func demoSpec() *cmdSpec {
@@ -146,6 +147,80 @@ func demo(ctx context.Context, uri string, out io.Writer) error {
 		fmt.Fprintf(out, "find %s\n  stored on the server: %s\n  read by the client:   %s\n\n", bsonString(filter), shorten(stored), read)
 	}
 	fmt.Fprintln(out, "The server never saw the SSNs or the medical records in plaintext.")
+	fmt.Fprintln(out)
+	return demoQE(ctx, uri, plain, ce, kmsProviders, out)
+}
+
+// demoQE shows Queryable Encryption: an encrypted collection with an equality field and a range
+// field, what the server stores, and an equality and a range query answered through automatic
+// encryption, whose schema comes from the server (listCollections).
+func demoQE(ctx context.Context, uri string, plain *mongo.Client, ce *mongocrypt.ClientEncryption, kmsProviders map[string]map[string]any, out io.Writer) error {
+	fmt.Fprintln(out, "Queryable Encryption")
+	ef := bson.D{{Key: "fields", Value: bson.A{
+		bson.D{{Key: "path", Value: "ssn"}, {Key: "bsonType", Value: "string"}, {Key: "keyId", Value: nil},
+			{Key: "queries", Value: bson.D{{Key: "queryType", Value: "equality"}}}},
+		bson.D{{Key: "path", Value: "age"}, {Key: "bsonType", Value: "int"}, {Key: "keyId", Value: nil},
+			{Key: "queries", Value: bson.D{{Key: "queryType", Value: "range"}, {Key: "min", Value: int32(0)}, {Key: "max", Value: int32(150)}, {Key: "sparsity", Value: int64(1)}, {Key: "trimFactor", Value: int32(4)}}}},
+	}}}
+	if _, _, err := ce.CreateEncryptedCollection(ctx, plain.Database(demoDB), demoQEColl,
+		options.CreateCollection().SetEncryptedFields(ef), "local", nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Created the encrypted collection %s.%s: ssn (equality), age (range 0..150), a data key each\n\n", demoDB, demoQEColl)
+
+	// No schema in the options: the client reads the collection's encryptedFields from the server.
+	auto, err := mongocrypt.Connect(options.Client().ApplyURI(uri).SetAutoEncryptionOptions(options.AutoEncryption().
+		SetKeyVaultNamespace(demoKeyVault).SetKmsProviders(kmsProviders)))
+	if err != nil {
+		return err
+	}
+	defer auto.Disconnect(context.Background())
+	coll := auto.Database(demoDB).Collection(demoQEColl)
+	people := []bson.D{
+		{{Key: "_id", Value: 1}, {Key: "name", Value: "Jon Doe"}, {Key: "ssn", Value: "457-55-5462"}, {Key: "age", Value: int32(42)}},
+		{{Key: "_id", Value: 2}, {Key: "name", Value: "Ana Roe"}, {Key: "ssn", Value: "123-45-6789"}, {Key: "age", Value: int32(29)}},
+		{{Key: "_id", Value: 3}, {Key: "name", Value: "Max Poe"}, {Key: "ssn", Value: "987-65-4321"}, {Key: "age", Value: int32(35)}},
+	}
+	for _, p := range people {
+		if _, err := coll.InsertOne(ctx, p); err != nil {
+			return err
+		}
+	}
+	stored, err := plain.Database(demoDB).Collection(demoQEColl).FindOne(ctx, bson.D{{Key: "_id", Value: 1}}).Raw()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "insert %s\n  stored on the server: %s\n\n", bsonString(people[0]), shorten(stored))
+	esc, err := plain.Database(demoDB).Collection("enxcol_."+demoQEColl+".esc").CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "The server's state collection enxcol_.%s.esc holds %d entries (one per value and range edge).\n\n", demoQEColl, esc)
+
+	queries := []struct {
+		what   string
+		filter bson.D
+	}{
+		{"equality", bson.D{{Key: "ssn", Value: "123-45-6789"}}},
+		{"range", bson.D{{Key: "age", Value: bson.D{{Key: "$gte", Value: int32(30)}, {Key: "$lte", Value: int32(50)}}}}},
+	}
+	for _, q := range queries {
+		cur, err := coll.Find(ctx, q.filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).
+			SetProjection(bson.D{{Key: "__safeContent__", Value: 0}}))
+		if err != nil {
+			return err
+		}
+		var docs []bson.Raw
+		if err := cur.All(ctx, &docs); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "find (%s) %s\n", q.what, bsonString(q.filter))
+		for _, d := range docs {
+			fmt.Fprintf(out, "  read by the client: %s\n", d)
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out, "The server answered both queries from tags; it never saw an SSN or an age in plaintext.")
 	return nil
 }
 
@@ -166,8 +241,13 @@ func shorten(doc bson.Raw) string {
 			s += ", "
 		}
 		v := e.Value()
-		if st, data, ok := v.BinaryOK(); ok && st == 6 {
+		if st, data, ok := v.BinaryOK(); ok && st == 6 && len(data) >= 8 {
 			s += fmt.Sprintf("%q: BinData(6, %x...%d bytes)", e.Key(), data[:8], len(data))
+			continue
+		}
+		if arr, ok := v.ArrayOK(); ok && e.Key() == "__safeContent__" {
+			vals, _ := arr.Values()
+			s += fmt.Sprintf("%q: [%d tags]", e.Key(), len(vals))
 			continue
 		}
 		s += fmt.Sprintf("%q: %s", e.Key(), v)

@@ -20,10 +20,34 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
 	}
+	// Queryable Encryption: the server stores indexed values (blob subtypes 14, equality, and
+	// 15, range) with their tags, and answers an equality and a range query.
+	_, qe, ok := strings.Cut(s, "Queryable Encryption\n")
+	if !ok {
+		t.Fatalf("demo output has no Queryable Encryption part:\n%s", s)
+	}
+	for _, want := range []string{`"ssn": BinData(6, 0e`, `"age": BinData(6, 0f`, `"__safeContent__": [`, "enxcol_.records.esc holds"} {
+		if !strings.Contains(qe, want) {
+			t.Errorf("the Queryable Encryption part lacks %q:\n%s", want, qe)
+		}
+	}
+	eq, rng, ok := strings.Cut(qe, "find (range)")
+	if !ok {
+		t.Fatalf("no range query in:\n%s", qe)
+	}
+	if _, eq, ok = strings.Cut(eq, "find (equality)"); !ok {
+		t.Fatalf("no equality query in:\n%s", qe)
+	}
+	if strings.Count(eq, "read by the client") != 1 || !strings.Contains(eq, `"name": "Ana Roe"`) {
+		t.Errorf("the equality query should find Ana Roe alone:\n%s", eq)
+	}
+	if strings.Count(rng, "read by the client") != 2 || !strings.Contains(rng, `"name": "Jon Doe"`) || !strings.Contains(rng, `"name": "Max Poe"`) || strings.Contains(rng, "Ana Roe") {
+		t.Errorf("the range query (30..50) should find Jon Doe (42) and Max Poe (35):\n%s", rng)
+	}
 	stored := strings.Split(s, "stored on the server:")
 	for _, part := range stored[1:] {
 		line := strings.SplitN(part, "\n", 2)[0]
-		if strings.Contains(line, "457-55-5462") || strings.Contains(line, "AB+") {
+		if strings.Contains(line, "457-55-5462") || strings.Contains(line, "AB+") || strings.Contains(line, `"age": 42`) {
 			t.Errorf("plaintext stored on the server: %s", line)
 		}
 	}
