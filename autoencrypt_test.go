@@ -340,3 +340,97 @@ func TestAutoEncryptQEInsert(t *testing.T) {
 		}
 	}
 }
+
+// TestQELayerServerSide checks what the embedded server's layer does as MongoDB's server side
+// of Queryable Encryption: a plain client sees only encrypted values (14 equality, 16
+// unindexed) and one tag per value in __safeContent__, one ESC and one ECOC document per
+// value; an update pulls the tag of the value it replaced; plaintext in an encrypted field
+// and a payload without encryptionInformation are refused; an equality delete finds its
+// document by tag.
+func TestQELayerServerSide(t *testing.T) {
+	var ef bson.D
+	env := newAutoEnv(t, func(e *autoEnv, ae *options.AutoEncryptionOptions) {
+		if _, err := e.ce.CreateDataKey(t.Context(), "local", options.DataKey().SetKeyAltNames([]string{"qe-notes"})); err != nil {
+			t.Fatal(err)
+		}
+		ef = bson.D{{Key: "fields", Value: bson.A{
+			bson.D{{Key: "path", Value: "ssn"}, {Key: "bsonType", Value: "string"}, {Key: "keyId", Value: e.keyID}, {Key: "queries", Value: bson.D{{Key: "queryType", Value: "equality"}, {Key: "contention", Value: int64(0)}}}},
+			bson.D{{Key: "path", Value: "notes"}, {Key: "bsonType", Value: "string"}, {Key: "keyAltName", Value: "qe-notes"}},
+		}}}
+		ae.SetEncryptedFieldsMap(map[string]any{e.db + ".qe": ef})
+	})
+	ctx := t.Context()
+	db := env.client.Database(env.db)
+	plainDB := env.testEnv.client.Database(env.db)
+	if err := db.CreateCollection(ctx, "qe"); err != nil {
+		t.Fatal(err)
+	}
+	coll, plain := db.Collection("qe"), plainDB.Collection("qe")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "ssn", Value: "QE-SSN-OLD"}, {Key: "notes", Value: "QE-NOTE-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	payload := env.sent.last("insert").Lookup("documents", "0", "ssn")
+	stored := func() bson.Raw {
+		t.Helper()
+		raw, err := plain.FindOne(ctx, bson.D{{Key: "_id", Value: 1}}).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for field, want := range map[string]byte{"ssn": 14, "notes": 16} {
+			if st, data, ok := raw.Lookup(field).BinaryOK(); !ok || st != 6 || data[0] != want {
+				t.Fatalf("%s is stored as %s, want BinData 6 of blob subtype %d", field, raw.Lookup(field).Type, want)
+			}
+		}
+		return raw
+	}
+	tagsOf := func(raw bson.Raw) []bson.RawValue {
+		arr, ok := raw.Lookup("__safeContent__").ArrayOK()
+		if !ok {
+			t.Fatalf("no __safeContent__ array: %s", raw)
+		}
+		vals, _ := arr.Values()
+		return vals
+	}
+	before := tagsOf(stored())
+	if len(before) != 1 {
+		t.Fatalf("__safeContent__ holds %d tags, want 1 (contention 0, one equality value)", len(before))
+	}
+	for _, name := range []string{"enxcol_.qe.esc", "enxcol_.qe.ecoc"} {
+		if n, err := plainDB.Collection(name).CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+			t.Fatalf("%s holds %d documents (%v), want 1", name, n, err)
+		}
+	}
+	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "ssn", Value: "QE-SSN-OLD"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "ssn", Value: "QE-SSN-NEW"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	after := tagsOf(stored())
+	if len(after) != 1 || bytes.Equal(after[0].Value, before[0].Value) {
+		t.Fatalf("after the update __safeContent__ holds %d tags (the old one pulled: %v), want the new one only", len(after), len(after) == 1)
+	}
+	if n, err := coll.CountDocuments(ctx, bson.D{{Key: "ssn", Value: "QE-SSN-OLD"}}); err != nil || n != 0 {
+		t.Fatalf("the old value still matches %d documents (%v)", n, err)
+	}
+	if n, err := coll.CountDocuments(ctx, bson.D{{Key: "ssn", Value: "QE-SSN-NEW"}}); err != nil || n != 1 {
+		t.Fatalf("the new value matches %d documents (%v), want 1", n, err)
+	}
+	_, err := plain.InsertOne(ctx, bson.D{{Key: "_id", Value: 2}, {Key: "ssn", Value: "QE-PLAINTEXT"}})
+	if err == nil || !strings.Contains(err.Error(), "Document failed validation") || strings.Contains(err.Error(), "QE-PLAINTEXT") {
+		t.Fatalf("plaintext in an encrypted field: %v", err)
+	}
+	_, err = plain.InsertOne(ctx, bson.D{{Key: "_id", Value: 3}, {Key: "ssn", Value: payload}})
+	if err == nil || !strings.Contains(err.Error(), "no encryptionInformation") {
+		t.Fatalf("an insert payload without encryptionInformation: %v", err)
+	}
+	if n, _ := plain.CountDocuments(ctx, bson.D{}); n != 1 {
+		t.Fatalf("the refused inserts stored something: %d documents", n)
+	}
+	res, err := coll.DeleteOne(ctx, bson.D{{Key: "ssn", Value: "QE-SSN-NEW"}})
+	if err != nil || res.DeletedCount != 1 {
+		t.Fatalf("equality delete: %v, %v", res, err)
+	}
+	for _, s := range []string{"QE-SSN-OLD", "QE-SSN-NEW", "QE-NOTE-2"} {
+		if env.wire.contains(s) {
+			t.Errorf("the plaintext %q was sent to the server", s)
+		}
+	}
+}

@@ -206,10 +206,21 @@ func (l *Layer) serve(c net.Conn, ln *listener) {
 			// message: nothing to answer.
 			return
 		}
-		if err := s.handle(ctx, m); err != nil {
+		if err := s.handleSafely(ctx, m); err != nil {
 			return
 		}
 	}
+}
+
+// handleSafely is handle with a panic of a handler turned into an error, which closes this
+// connection only: the layer serves the other clients on.
+func (s *session) handleSafely(ctx context.Context, m []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("qelayer: a handler panicked: %v", p)
+		}
+	}()
+	return s.handle(ctx, m)
 }
 
 // rawDoc marshals v, which must marshal (the layer's own documents).

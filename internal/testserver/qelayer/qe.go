@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mongocrypt-go/mongocrypt/internal/testserver/qelayer/fle2"
 	"github.com/mongocrypt-go/mongocrypt/internal/testserver/qelayer/qerewrite"
@@ -52,6 +53,11 @@ func (s *session) qeRewrite(ctx context.Context, r *request) (done bool, body bs
 		return true, body, qeError(err)
 	case "bulkWrite":
 		return s.qeBulkWrite(ctx, r)
+	}
+	if r.name == "aggregate" && bytes.Contains(r.cmd, []byte("$const\x00")) {
+		if err := s.replaceCommand(r, bson.Raw(unconst(bsoncore.Document(r.cmd)))); err != nil {
+			return true, nil, err
+		}
 	}
 	eiv, hasEI := r.cmd.LookupErr("encryptionInformation")
 	inner := r.cmd
@@ -464,4 +470,48 @@ func (e *escView) Delete(_ context.Context, ids [][]byte) error {
 	}
 	_, err := e.s.command(e.db, bson.D{{Key: "delete", Value: e.coll}, {Key: "deletes", Value: bson.A{bson.D{{Key: "q", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}}, {Key: "limit", Value: 0}}}}})
 	return err
+}
+
+// unconst returns d with each {$const: v} inside it replaced: by v itself where v means the
+// same as an expression (a number, a boolean, null, a date, a binary), else by {$literal: v}.
+// MongoDB's query analysis writes the constants of aggregation expressions as {$const: v},
+// which MongoDB takes and FerretDB does not; FerretDB's $group takes no $literal either.
+func unconst(d bsoncore.Document) bsoncore.Document {
+	elems, err := d.Elements()
+	if err != nil {
+		return d
+	}
+	idx, out := bsoncore.AppendDocumentStart(nil)
+	for _, e := range elems {
+		v := e.Value()
+		switch v.Type {
+		case bsoncore.TypeEmbeddedDocument:
+			v = unconstValue(v)
+		case bsoncore.TypeArray:
+			v.Data = unconst(v.Data)
+		}
+		out = bsoncore.AppendValueElement(out, e.Key(), v)
+	}
+	out, _ = bsoncore.AppendDocumentEnd(out, idx)
+	return out
+}
+
+func unconstValue(v bsoncore.Value) bsoncore.Value {
+	d := bsoncore.Document(v.Data)
+	elems, err := d.Elements()
+	if err != nil || len(elems) != 1 || elems[0].Key() != "$const" {
+		v.Data = unconst(d)
+		return v
+	}
+	c := elems[0].Value()
+	switch c.Type {
+	case bsoncore.TypeEmbeddedDocument, bsoncore.TypeArray:
+	case bsoncore.TypeString:
+		if !strings.HasPrefix(c.StringValue(), "$") {
+			return c
+		}
+	default:
+		return c
+	}
+	return bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: bsoncore.NewDocumentBuilder().AppendValue("$literal", c).Build()}
 }

@@ -80,7 +80,9 @@ func (c *qeCrypto) modifyOne(ctx context.Context, coll string, query bson.Raw, u
 	for _, t := range tags {
 		in = append(in, bson.Binary{Data: t})
 	}
-	pull := bson.D{{Key: "$pull", Value: bson.D{{Key: qerewrite.SafeContent, Value: bson.D{{Key: "$in", Value: in}}}}}}
+	// MongoDB runs {$pull: {__safeContent__: {$in: tags}}}; FerretDB's $pull takes no
+	// condition, and $pullAll removes the same values.
+	pull := bson.D{{Key: "$pullAll", Value: bson.D{{Key: qerewrite.SafeContent, Value: in}}}}
 	if _, err := c.s.command(c.db, bson.D{{Key: "update", Value: coll}, {Key: "updates", Value: bson.A{bson.D{{Key: "q", Value: bson.D{{Key: "_id", Value: id}}}, {Key: "u", Value: pull}}}}}); err != nil {
 		return nil, err
 	}
