@@ -96,15 +96,19 @@ func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.
 		} else if s, err = a.schemas.schema(ctx, ns); err != nil {
 			return nil, err
 		}
-		if s.EncryptedFields != nil {
+		if s.EncryptedFields != nil && !(name == "create" && ns == db+"."+targetCollection(cmd)) {
+			// The create of an encryptedFieldsMap collection resolves its keyAltNames in
+			// create, after the state collections, as the driver and libmongocrypt order it.
 			if s.EncryptedFields, err = a.e.resolveAltNames(ctx, s.EncryptedFields); err != nil {
 				return nil, err
 			}
 		}
 		schemas[ns] = s
 	}
-	if name == "create" && !a.bypassQueryAnalysis {
-		// Query analysis refuses validators that compare encrypted fields, and views.
+	createTarget := db + "." + targetCollection(cmd)
+	if name == "create" && !a.bypassQueryAnalysis && schemas[createTarget].EncryptedFields == nil {
+		// Query analysis refuses validators that compare encrypted fields, and views. With
+		// the encryptedFields of a map, create runs it once their keyAltNames are resolved.
 		if _, err := analysis.Analyze(db, cmd, schemas); err != nil {
 			return nil, analysisErr(err)
 		}
@@ -123,6 +127,12 @@ func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.
 		return cmd, nil
 	}
 	out := cmd
+	if res.UsesQE {
+		// For Queryable Encryption, libmongocrypt sends the command as query analysis wrote it
+		// (filters parsed and serialized again: {_id: 1} becomes {_id: {$eq: 1}}), with or
+		// without placeholders.
+		out = res.Command
+	}
 	if res.HasPlaceholders {
 		if out, err = a.encryptPlaceholders(ctx, res.Command); err != nil {
 			return nil, err

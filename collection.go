@@ -224,6 +224,21 @@ func (a *AutoEncrypter) create(ctx context.Context, db string, cmd bson.Raw, sch
 	ns := db + "." + coll
 	defer a.schemas.forget(ns)
 	_, inMap := a.schemas.efMap[ns]
+	// analyzeCommand leaves the query analysis of a create whose target has the
+	// encryptedFields of a map to here, where their keyAltNames are resolved.
+	skipped := !a.bypassQueryAnalysis && schemas[ns].EncryptedFields != nil
+	analyzeWith := func(resolved bson.Raw) error {
+		if !skipped {
+			return nil
+		}
+		s := schemas[ns]
+		s.EncryptedFields = resolved
+		schemas[ns] = s
+		if _, err := analysis.Analyze(db, cmd, schemas); err != nil {
+			return analysisErr(err)
+		}
+		return nil
+	}
 	// create
 	var ef bson.Raw
 	if v, err := cmd.LookupErr("encryptedFields"); err == nil {
@@ -240,25 +255,48 @@ func (a *AutoEncrypter) create(ctx context.Context, db string, cmd bson.Raw, sch
 	if ef == nil {
 		return cmd, nil
 	}
-	parsed, err := qe.ParseEncryptedFields(ef)
-	if err != nil {
-		return nil, &Error{Code: CodeClient, Err: err}
+	finish := func(ef bson.Raw) (bson.Raw, error) {
+		parsed, err := qe.ParseEncryptedFields(ef)
+		if err != nil {
+			return nil, &Error{Code: CodeClient, Err: err}
+		}
+		if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
+			return nil, &Error{Code: CodeClient, Err: err}
+		}
+		return replaceOrAppend(cmd, "encryptedFields", ef), nil
 	}
-	if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
-		return nil, &Error{Code: CodeClient, Err: err}
-	}
-	out := replaceOrAppend(cmd, "encryptedFields", ef)
 	if _, err := cmd.LookupErr("encryptedFields"); err == nil {
 		// The driver's CreateCollection with EncryptedFields creates the state collections
 		// and the index around this command itself.
-		return out, nil
+		if skipped {
+			mapEF, err := a.e.resolveAltNames(ctx, schemas[ns].EncryptedFields)
+			if err != nil {
+				return nil, err
+			}
+			if err := analyzeWith(mapEF); err != nil {
+				return nil, err
+			}
+		}
+		return finish(ef)
 	}
 	// encryptedFieldsMap: do what the driver would have done, around the command, with its
-	// check of the server's version first.
+	// check of the server's version first; the keyAltNames are resolved after the state
+	// collections exist, when the driver hands libmongocrypt the create.
 	if err := a.checkQEWireVersion(ctx); err != nil {
 		return nil, err
 	}
 	if err := a.createStateCollections(ctx, db, coll, ef); err != nil {
+		return nil, err
+	}
+	ef, err := a.e.resolveAltNames(ctx, ef)
+	if err != nil {
+		return nil, err
+	}
+	if err := analyzeWith(ef); err != nil {
+		return nil, err
+	}
+	out, err := finish(ef)
+	if err != nil {
 		return nil, err
 	}
 	if err := a.schemas.meta.Database(db).RunCommand(ctx, out).Err(); err != nil {

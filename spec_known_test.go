@@ -15,13 +15,7 @@ var specDeviations = map[string]specDeviation{
 		match:        "[started:findAndModify@keyvault, started:findAndModify@keyvault, started:findAndModify@keyvault",
 		embeddedOnly: true,
 	},
-	"aggregate-const": {
-		why: "aggregate pipelines that auto encryption rewrites have their $group constants as {$const: v} " +
-			"(as mongocryptd writes them and the test expects); the embedded FerretDB does not know $const " +
-			"(MongoDB's spelling of $literal) and refuses the aggregate",
-		match:        "Unrecognized expression '$const'",
-		embeddedOnly: true,
-	},
+
 	"keyaltname-checks": {
 		why: "createDataKey and addKeyAltName with keyAltNames: the library reads the key vault before (find) " +
 			"and after (aggregate) the write to keep keyAltNames unique; the specification sends only the write " +
@@ -40,7 +34,6 @@ var specKnownFailures = map[string][]string{
 	"unified/addKeyAltName/add existing keyAltName to existing data key":               {"keyaltname-checks"},
 	"unified/addKeyAltName/add keyAltName to non-existent data key":                    {"keyaltname-checks"},
 	"unified/addKeyAltName/add new keyAltName to data key with no keyAltNames":         {"keyaltname-checks"},
-	"unified/count/Count with deterministic encryption":                                {"aggregate-const"},
 	"unified/createDataKey/create datakey with single keyAltName":                      {"keyaltname-checks"},
 	"unified/getKeys/getKeys with single key documents":                                {"keyaltname-checks"},
 }

@@ -340,6 +340,13 @@ func (m *matcher) parsePath(path string, v bsoncore.Value) ([]mnode, error) {
 			}
 			out = append(out, &notNode{path: path, inner: on})
 		case "$in", "$nin":
+			if n, ok, err := m.rangeIn(path, op, ov); ok || err != nil {
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, n)
+				continue
+			}
 			n, err := m.in(path, ov)
 			if err != nil {
 				return nil, err
@@ -496,6 +503,46 @@ func (m *matcher) equality(path, op string, v bsoncore.Value) (mnode, error) {
 		return nil, err
 	}
 	return &leafNode{path: path, op: op, val: p}, nil
+}
+
+// rangeIn handles $in and $nin on a range-indexed field (ok true): each value becomes an
+// equality, the closed range [v, v] of two range find payloads, and the list their $or ($nor
+// for $nin), as MongoDB's query analysis turns a disjunction of equalities on a range field.
+// An encrypted value or a regex stays refused by in.
+func (m *matcher) rangeIn(path, op string, v bsoncore.Value) (mnode, bool, error) {
+	kind, f := m.schema.resolve(path)
+	if kind != pathEncrypted || f.qe == nil || f.qe.rng == nil || f.qe.equality || v.Type != bsoncore.TypeArray {
+		return nil, false, nil
+	}
+	var children []mnode
+	for _, e := range elements(v.Data) {
+		ev := e.Value()
+		switch {
+		case ev.Type == bsoncore.TypeNull:
+			return nil, true, refusef(path, "Illegal equality to null inside %s against an encrypted field", op)
+		case ev.Type == bsoncore.TypeRegex:
+			return nil, true, refusef(path, errInvalidOperator+" (regex inside %s)", op)
+		case isEncryptedBinary(ev):
+			return nil, true, refusef(path, "an encrypted value inside %s on a range-indexed encrypted field is not supported", op)
+		}
+		n, err := m.equality(path, "$eq", ev)
+		if err != nil {
+			return nil, true, err
+		}
+		children = append(children, n)
+	}
+	switch {
+	case op == "$in" && len(children) == 0:
+		// Matches nothing, as {$in: []} does.
+		return &leafNode{path: path, op: "$in", val: bsoncore.Value{Type: bsoncore.TypeArray, Data: newArray().build()}}, true, nil
+	case op == "$nin" && len(children) == 0:
+		return &leafNode{path: path, op: "$nin", val: bsoncore.Value{Type: bsoncore.TypeArray, Data: newArray().build()}}, true, nil
+	case op == "$in" && len(children) == 1:
+		return children[0], true, nil
+	case op == "$in":
+		return &logicalNode{op: "$or", children: children}, true, nil
+	}
+	return &logicalNode{op: "$nor", children: children}, true, nil
 }
 
 func (m *matcher) in(path string, v bsoncore.Value) (*inNode, error) {

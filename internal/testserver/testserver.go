@@ -2,10 +2,12 @@
 // demo: FerretDB with its SQLite handler on a free loopback port, behind the layer of package
 // qelayer, which gives it what the tests need of MongoDB and FerretDB lacks.
 //
-// [Server.URI] is the layer: collection options (encryptedFields, validators) are kept, partial
-// indexes are kept and, when unique, enforced, transactions are refused with a clear error, and
-// the admin command qeLayerListen opens listeners that claim a MongoDB version and topology
-// (see package qelayer). [Server.FerretDBURI] is FerretDB itself, a server that drops
+// [Server.URI] is the layer: the server side of Queryable Encryption as MongoDB 8.x does it
+// (commands with encryptionInformation, ESC and ECOC, __safeContent__ tags, compaction and
+// cleanup), collection options (encryptedFields, validators) are kept, partial indexes are kept
+// and, when unique, enforced, the client bulkWrite command runs, transactions are refused with a
+// clear error, and the admin command qeLayerListen opens listeners that claim a MongoDB version
+// and topology (see package qelayer). [Server.FerretDBURI] is FerretDB itself, a server that drops
 // encryptedFields.
 //
 // The embedded server still lacks pipeline updates, the validation of documents by validators

@@ -370,6 +370,7 @@ func init() {
 		"update":           handleUpdate,
 		"findAndModify":    handleFindAndModify,
 		"findandmodify":    handleFindAndModify,
+		"bulkWrite":        handleBulkWrite,
 	}
 }
 

@@ -35,6 +35,17 @@
 //     continued by getMore. `drop`, `dropDatabase` and `renameCollection` keep them in step.
 //   - Partial indexes (FerretDB refuses partialFilterExpression): kept by the layer, shown by
 //     listIndexes, and when unique, enforced; see [Layer] for how.
+//   - Queryable Encryption, the server side of MongoDB 8.x: insert, update, findAndModify,
+//     delete, find, aggregate, count, distinct, explain and bulkWrite with encryptionInformation
+//     have their insert payloads turned into stored values with ESC and ECOC documents and
+//     __safeContent__ tags (package fle2), and their find payloads into tag lookups (package
+//     qerewrite); the tags of replaced values are pulled after an update;
+//     compactStructuredEncryptionData and cleanupStructuredEncryptionData compact the ESC from
+//     the ECOC. A payload in a command without encryptionInformation is refused, and so is
+//     plaintext in an encrypted field (the implicit validator). See qe.go for what differs
+//     from MongoDB (no transaction around a write).
+//   - The client bulkWrite command (FerretDB has none): one command per operation.
+//   - {$const: v} in aggregate, as query analysis writes constants, made plain for FerretDB.
 //   - Transactions: the embedded server has none, and FerretDB silently ignores startTransaction;
 //     the layer refuses them with a clear error (IllegalOperation).
 //

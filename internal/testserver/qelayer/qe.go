@@ -52,7 +52,8 @@ func (s *session) qeRewrite(ctx context.Context, r *request) (done bool, body bs
 		body, err = s.compact(ctx, r, true)
 		return true, body, qeError(err)
 	case "bulkWrite":
-		return s.qeBulkWrite(ctx, r)
+		// handleBulkWrite runs each operation as its own command, through this function.
+		return false, nil, nil
 	}
 	if r.name == "aggregate" && bytes.Contains(r.cmd, []byte("$const\x00")) {
 		if err := s.replaceCommand(r, bson.Raw(unconst(bsoncore.Document(r.cmd)))); err != nil {
@@ -340,6 +341,7 @@ type qeCrypto struct {
 	db         string
 	schema     *qerewrite.Schema
 	noPayloads bool // a command without encryptionInformation: payloads are refused
+	escv       *escView
 }
 
 // Insert processes an insert/update payload and writes its ESC and ECOC documents.
@@ -351,14 +353,8 @@ func (c *qeCrypto) Insert(ctx context.Context, f *qerewrite.Field, payload []byt
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(w.ESCIDs) > 0 {
-		docs := bson.A{}
-		for _, id := range w.ESCIDs {
-			docs = append(docs, bson.D{{Key: "_id", Value: bson.Binary{Data: id}}})
-		}
-		if _, err := c.s.command(c.db, bson.D{{Key: "insert", Value: c.schema.EscCollection}, {Key: "documents", Value: docs}}); err != nil {
-			return nil, nil, err
-		}
+	if err := c.esc().insertIDs(w.ESCIDs); err != nil {
+		return nil, nil, err
 	}
 	if len(w.ECOC) > 0 {
 		docs := bson.A{}
@@ -383,8 +379,12 @@ func (c *qeCrypto) FindTags(ctx context.Context, _ *qerewrite.Field, payload []b
 // StoredTags returns the tags of a stored value.
 func (c *qeCrypto) StoredTags(stored []byte) ([][]byte, error) { return fle2.StoredTags(stored) }
 
+// esc returns the ESC view of the command, one for all its payloads.
 func (c *qeCrypto) esc() *escView {
-	return &escView{s: c.s, db: c.db, coll: c.schema.EscCollection}
+	if c.escv == nil {
+		c.escv = &escView{s: c.s, db: c.db, coll: c.schema.EscCollection}
+	}
+	return c.escv
 }
 
 // fle2Field is the fle2 view of a schema's field, range options included.
@@ -425,27 +425,77 @@ func firstQuery(field bson.Raw) bson.Raw {
 	return bson.Raw(bsoncore.NewDocumentBuilder().Build())
 }
 
-// escView is fle2.ESCWriter over one ESC collection in FerretDB.
+// escView is fle2.ESCWriter over one ESC collection in FerretDB, for one command. Its first
+// read loads the whole collection (the server's binary searches over the ESC make many point
+// reads, each a round trip to FerretDB otherwise); its writes go to FerretDB and to the copy.
+// Writes hold the ESC lock for the whole command, so the copy stays what FerretDB holds; a
+// find, which takes no lock, reads the ESC as it was at its first read, as a server's snapshot.
 type escView struct {
 	s        *session
 	db, coll string
+	docs     map[string][]byte // _id bytes -> value (nil: none); nil until loaded
+}
+
+func (e *escView) load() error {
+	if e.docs != nil {
+		return nil
+	}
+	all, err := e.s.findAll(e.db, e.coll, bson.D{})
+	if err != nil {
+		return err
+	}
+	e.docs = make(map[string][]byte, len(all))
+	for _, d := range all {
+		_, id, ok := d.Lookup("_id").BinaryOK()
+		if !ok {
+			continue
+		}
+		var v []byte
+		if _, data, ok := d.Lookup("value").BinaryOK(); ok {
+			v = bytes.Clone(data)
+		}
+		e.docs[string(id)] = v
+	}
+	return nil
 }
 
 func (e *escView) Get(_ context.Context, id []byte) ([]byte, bool, error) {
-	rep, err := e.s.command(e.db, bson.D{{Key: "find", Value: e.coll}, {Key: "filter", Value: bson.D{{Key: "_id", Value: bson.Binary{Data: id}}}}, {Key: "limit", Value: 1}, {Key: "singleBatch", Value: true}})
-	if err != nil {
+	if err := e.load(); err != nil {
 		return nil, false, err
 	}
-	batch, _ := rep.Lookup("cursor", "firstBatch").ArrayOK()
-	vals, _ := batch.Values()
-	if len(vals) == 0 {
-		return nil, false, nil
+	v, ok := e.docs[string(id)]
+	return v, ok, nil
+}
+
+// insertIDs inserts the non-anchor documents {_id} of ids.
+func (e *escView) insertIDs(ids [][]byte) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	d, _ := vals[0].DocumentOK()
-	if _, data, ok := d.Lookup("value").BinaryOK(); ok {
-		return bytes.Clone(data), true, nil
+	docs := bson.A{}
+	for _, id := range ids {
+		docs = append(docs, bson.D{{Key: "_id", Value: bson.Binary{Data: id}}})
 	}
-	return nil, true, nil
+	if err := e.insertDocs(docs); err != nil {
+		return err
+	}
+	if e.docs != nil {
+		for _, id := range ids {
+			e.docs[string(id)] = nil
+		}
+	}
+	return nil
+}
+
+func (e *escView) insertDocs(docs bson.A) error {
+	rep, err := e.s.command(e.db, bson.D{{Key: "insert", Value: e.coll}, {Key: "documents", Value: docs}})
+	if err != nil {
+		return err
+	}
+	if we := remapWriteErrors(rep, 0); len(we) > 0 {
+		return errorf(codeBadValue, "qelayer: writing an ESC document failed: %v", we)
+	}
+	return nil
 }
 
 func (e *escView) Insert(_ context.Context, id, value []byte) error {
@@ -453,12 +503,11 @@ func (e *escView) Insert(_ context.Context, id, value []byte) error {
 	if value != nil {
 		doc = append(doc, bson.E{Key: "value", Value: bson.Binary{Data: value}})
 	}
-	rep, err := e.s.command(e.db, bson.D{{Key: "insert", Value: e.coll}, {Key: "documents", Value: bson.A{doc}}})
-	if err != nil {
+	if err := e.insertDocs(bson.A{doc}); err != nil {
 		return err
 	}
-	if we := remapWriteErrors(rep, 0); len(we) > 0 {
-		return errorf(codeBadValue, "qelayer: writing an ESC document failed: %v", we)
+	if e.docs != nil {
+		e.docs[string(id)] = bytes.Clone(value)
 	}
 	return nil
 }
@@ -469,7 +518,15 @@ func (e *escView) Delete(_ context.Context, ids [][]byte) error {
 		in = append(in, bson.Binary{Data: id})
 	}
 	_, err := e.s.command(e.db, bson.D{{Key: "delete", Value: e.coll}, {Key: "deletes", Value: bson.A{bson.D{{Key: "q", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}}}, {Key: "limit", Value: 0}}}}})
-	return err
+	if err != nil {
+		return err
+	}
+	if e.docs != nil {
+		for _, id := range ids {
+			delete(e.docs, string(id))
+		}
+	}
+	return nil
 }
 
 // unconst returns d with each {$const: v} inside it replaced: by v itself where v means the

@@ -129,20 +129,3 @@ func compactionToken(tokens bson.Raw, f *qerewrite.Field, factor *float64) (fle2
 	tok.ECOC, tok.AnchorPadding = e, p
 	return tok, nil
 }
-
-// qeBulkWrite refuses payloads and encryptionInformation in a bulkWrite: FerretDB has no
-// bulkWrite command, so the layer cannot run one of an encrypted collection.
-func (s *session) qeBulkWrite(_ context.Context, r *request) (bool, bson.Raw, error) {
-	if qerewrite.HasPayload(bson.RawValue{Type: bson.TypeEmbeddedDocument, Value: r.cmd}) {
-		return true, nil, errorf(codeNotImplemented, "the embedded test server (FerretDB behind qelayer) has no bulkWrite command, so it runs no bulkWrite of Queryable Encryption")
-	}
-	arr, _ := r.cmd.Lookup("nsInfo").ArrayOK()
-	vals, _ := arr.Values()
-	for _, v := range vals {
-		d, _ := v.DocumentOK()
-		if _, err := d.LookupErr("encryptionInformation"); err == nil {
-			return true, nil, errorf(codeNotImplemented, "the embedded test server (FerretDB behind qelayer) has no bulkWrite command, so it runs no bulkWrite of Queryable Encryption")
-		}
-	}
-	return false, nil, nil
-}

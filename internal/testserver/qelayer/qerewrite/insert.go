@@ -18,7 +18,8 @@ const SafeContent = "__safeContent__"
 // InsertDocument turns an insert's document into what is stored: each
 // payload 11 is replaced by the stored value [Crypto.Insert] returns and its
 // tags are appended to a new __safeContent__, an array of BinData 0
-// (EDCServerCollection::finalizeForInsert).
+// (EDCServerCollection::finalizeForInsert); a document without payloads 11 is
+// returned as it is, without __safeContent__.
 //
 // Before calling Crypto it checks the document as the server does, so that a
 // refused document writes no ESC entry: no __safeContent__ (6666200), a
@@ -46,6 +47,11 @@ func (s *Schema) InsertDocument(ctx context.Context, doc bson.Raw, c Crypto) (bs
 	out, err := s.transform(ctx, d, "", c, &tags)
 	if err != nil {
 		return nil, err
+	}
+	if len(tags) == 0 {
+		// No insert payload: MongoDB inserts the document as it is, without
+		// __safeContent__ (processInsert in src/mongo/db/fle_crud.cpp).
+		return bson.Raw(out), nil
 	}
 	return appendSafeContent(out, tags), nil
 }
