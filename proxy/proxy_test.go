@@ -1,0 +1,342 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mongocrypt-go/mongocrypt"
+	"github.com/mongocrypt-go/mongocrypt/internal/testenv"
+	"github.com/mongocrypt-go/mongocrypt/proxy"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+var serverURI string
+
+func TestMain(m *testing.M) {
+	if uri := os.Getenv("MONGODB_URI"); uri != "" {
+		serverURI = uri
+		os.Exit(m.Run())
+	}
+	a, err := testenv.Servers()
+	if errors.Is(err, testenv.ErrNoServerModule) {
+		fmt.Fprintln(os.Stderr, "proxy tests: skipped:", err)
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "proxy tests: starting the embedded server:", err)
+		os.Exit(1)
+	}
+	serverURI = a.MongoDB
+	code := m.Run()
+	testenv.Stop()
+	os.Exit(code)
+}
+
+// env is a proxy in front of the test server with a CSFLE schema on db.people (ssn
+// deterministic, secret random) and a direct plain client to the server.
+type env struct {
+	db       string
+	proxyURI string
+	direct   *mongo.Client
+	srv      *proxy.Server
+	done     chan error
+	keyID    bson.Binary
+	ce       *mongocrypt.ClientEncryption
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := t.Context()
+	e := &env{db: fmt.Sprintf("proxy_%d", time.Now().UnixNano())}
+	var err error
+	e.direct, err = mongo.Connect(options.Client().ApplyURI(serverURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.direct.Database(e.db).Drop(context.Background())
+		_ = e.direct.Disconnect(context.Background())
+	})
+	master := make([]byte, 96)
+	_, _ = rand.Read(master)
+	kms := map[string]map[string]any{"local": {"key": master}}
+	kvNS := e.db + ".datakeys"
+	ce, err := mongocrypt.NewClientEncryption(e.direct, options.ClientEncryption().SetKeyVaultNamespace(kvNS).SetKmsProviders(kms))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ce.Close(context.Background()) })
+	e.ce = ce
+	if e.keyID, err = ce.CreateDataKey(ctx, "local"); err != nil {
+		t.Fatal(err)
+	}
+	enc := func(alg string) bson.D {
+		return bson.D{{Key: "encrypt", Value: bson.D{{Key: "keyId", Value: bson.A{e.keyID}}, {Key: "bsonType", Value: "string"}, {Key: "algorithm", Value: alg}}}}
+	}
+	schema := bson.D{{Key: "bsonType", Value: "object"}, {Key: "properties", Value: bson.D{
+		{Key: "ssn", Value: enc("AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic")},
+		{Key: "secret", Value: enc("AEAD_AES_256_CBC_HMAC_SHA_512-Random")},
+	}}}
+	ae := options.AutoEncryption().SetKeyVaultNamespace(kvNS).SetKmsProviders(kms).
+		SetSchemaMap(map[string]any{e.db + ".people": schema})
+	a, err := mongocrypt.NewAutoEncrypter(options.Client().ApplyURI(serverURI).SetAutoEncryptionOptions(ae))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	cs, err := connstring.ParseAndValidate(serverURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, err = proxy.New(proxy.Config{Upstream: cs.Hosts[0], Encrypter: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.done = make(chan error, 1)
+	go func() { e.done <- e.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.srv.Shutdown(ctx)
+	})
+	e.proxyURI = "mongodb://" + ln.Addr().String() + "/?directConnection=true"
+	return e
+}
+
+// client connects a plain Go driver client (no encryption) to the proxy.
+func (e *env) client(t *testing.T) *mongo.Client {
+	t.Helper()
+	c, err := mongo.Connect(options.Client().ApplyURI(e.proxyURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c
+}
+
+// TestProxyCSFLE: a Go driver client without encryption writes and reads plaintext through
+// the proxy; the server holds BinData 6 in the encrypted fields (deterministic ones equal to
+// ClientEncryption's), equality finds, updates, aggregations and getMore return plaintext, and
+// a refused query is an error the client shows, naming the field.
+func TestProxyCSFLE(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t)
+	c := e.client(t)
+	people := c.Database(e.db).Collection("people")
+	var docs []any
+	for i := range 25 {
+		docs = append(docs, bson.D{{Key: "_id", Value: i}, {Key: "name", Value: fmt.Sprintf("p%d", i)},
+			{Key: "ssn", Value: fmt.Sprintf("PROXY-SSN-%03d", i)}, {Key: "secret", Value: fmt.Sprintf("PROXY-SECRET-%03d", i)}})
+	}
+	if _, err := people.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	// The server holds ciphertext.
+	raw, err := e.direct.Database(e.db).Collection("people").FindOne(ctx, bson.D{{Key: "_id", Value: 7}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ssn", "secret"} {
+		if st, data, ok := raw.Lookup(f).BinaryOK(); !ok || st != 6 || (data[0] != 1 && data[0] != 2) {
+			t.Fatalf("the server stores %s as %s", f, raw.Lookup(f).Type)
+		}
+	}
+	if bytes.Contains(raw, []byte("PROXY-")) {
+		t.Fatal("plaintext stored on the server")
+	}
+	// Deterministic ciphertext equals ClientEncryption's.
+	typ, val, _ := bson.MarshalValue("PROXY-SSN-007")
+	want, err := e.ce.Encrypt(ctx, bson.RawValue{Type: typ, Value: val},
+		options.Encrypt().SetAlgorithm("AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic").SetKeyID(e.keyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, data, _ := raw.Lookup("ssn").BinaryOK(); !bytes.Equal(data, want.Data) {
+		t.Fatal("the deterministic ciphertext differs from ClientEncryption.Encrypt's")
+	}
+	// Equality find on the deterministic field.
+	var got bson.M
+	if err := people.FindOne(ctx, bson.D{{Key: "ssn", Value: "PROXY-SSN-007"}}).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got["secret"] != "PROXY-SECRET-007" || got["name"] != "p7" {
+		t.Fatalf("read back %v", got)
+	}
+	// Update through the proxy, then read.
+	if _, err := people.UpdateOne(ctx, bson.D{{Key: "ssn", Value: "PROXY-SSN-007"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "secret", Value: "PROXY-NEW-SECRET"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := people.FindOne(ctx, bson.D{{Key: "_id", Value: 7}}).Decode(&got); err != nil || got["secret"] != "PROXY-NEW-SECRET" {
+		t.Fatalf("after the update: %v, %v", got, err)
+	}
+	// Aggregation.
+	cur, err := people.Aggregate(ctx, bson.A{bson.D{{Key: "$match", Value: bson.D{{Key: "ssn", Value: "PROXY-SSN-003"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var agg []bson.M
+	if err := cur.All(ctx, &agg); err != nil || len(agg) != 1 || agg[0]["secret"] != "PROXY-SECRET-003" {
+		t.Fatalf("aggregate: %v, %v", agg, err)
+	}
+	// getMore batches are decrypted too.
+	cur, err = people.Find(ctx, bson.D{}, options.Find().SetBatchSize(4).SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []bson.M
+	if err := cur.All(ctx, &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 25 || all[24]["ssn"] != "PROXY-SSN-024" || all[24]["secret"] != "PROXY-SECRET-024" {
+		t.Fatalf("find with getMore: %d documents, last %v", len(all), all[len(all)-1])
+	}
+	// A query on the random field is refused, with the field named and the value not shown.
+	err = people.FindOne(ctx, bson.D{{Key: "secret", Value: "PROXY-SECRET-001"}}).Err()
+	var ce2 mongo.CommandError
+	if !errors.As(err, &ce2) || !strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "PROXY-SECRET-001") {
+		t.Fatalf("query on a random field: %v", err)
+	}
+	// The connection still serves after a refusal.
+	if n, err := people.CountDocuments(ctx, bson.D{{Key: "ssn", Value: "PROXY-SSN-001"}}); err != nil || n != 1 {
+		t.Fatalf("count after a refusal: %d, %v", n, err)
+	}
+}
+
+// TestProxyHello: the proxy's hello keeps the server's wire versions and limits and offers
+// no compression, even to a client that asks for it.
+func TestProxyHello(t *testing.T) {
+	e := newEnv(t)
+	c, err := mongo.Connect(options.Client().ApplyURI(e.proxyURI).SetCompressors([]string{"zstd", "snappy", "zlib"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	var hello bson.M
+	if err := c.Database("admin").RunCommand(t.Context(), bson.D{{Key: "hello", Value: 1}, {Key: "compression", Value: bson.A{"zstd", "zlib"}}}).Decode(&hello); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hello["compression"]; ok {
+		t.Fatalf("hello offers compression: %v", hello["compression"])
+	}
+	if hello["maxWireVersion"] == nil || hello["maxBsonObjectSize"] == nil {
+		t.Fatalf("hello lost the server's limits: %v", hello)
+	}
+	// A compressing client still works (it sends nothing compressed).
+	if err := c.Ping(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProxyListenRefusesNetwork: without TLS the proxy serves loopback only.
+func TestProxyListenRefusesNetwork(t *testing.T) {
+	e := newEnv(t)
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Skip("no wildcard listener:", err)
+	}
+	defer ln.Close()
+	if err := e.srv.Serve(ln); !errors.Is(err, proxy.ErrNotLoopback) {
+		t.Fatalf("Serve on 0.0.0.0 without TLS: %v", err)
+	}
+}
+
+// TestProxyShutdown: Shutdown refuses new connections and ends Serve with ErrClosed.
+func TestProxyShutdown(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	if err := c.Ping(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-e.done; !errors.Is(err, proxy.ErrClosed) {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(e.proxyURI, "mongodb://"), "/?directConnection=true")
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("a connection was accepted after Shutdown")
+	}
+}
+
+// python is Debian's Python with Debian's python3-pymongo (.ci/run installs it).
+const python = "/usr/bin/python3"
+
+// TestProxyPyMongo: PyMongo (Debian's python3-pymongo, no code of ours, its legacy OP_QUERY
+// handshake included) writes plaintext through the proxy; the server holds ciphertext, and
+// finds, an update, an aggregation and getMore batches return plaintext; a refused query is an
+// OperationFailure that names the field and not the value.
+func TestProxyPyMongo(t *testing.T) {
+	if err := exec.Command(python, "-c", "import pymongo").Run(); err != nil {
+		if os.Getenv("MONGOCRYPT_PROXY_CLIENTS_REQUIRED") != "" {
+			t.Fatalf("PyMongo is required (MONGOCRYPT_PROXY_CLIENTS_REQUIRED): %s -c 'import pymongo': %v", python, err)
+		}
+		t.Skip("no PyMongo (apt-get install python3-pymongo):", err)
+	}
+	e := newEnv(t)
+	cmd := exec.CommandContext(t.Context(), python, "testdata/pymongo_client.py", e.proxyURI, e.db)
+	outb, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("the PyMongo client failed: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var out struct {
+		Found      map[string]any `json:"found"`
+		Updated    string         `json:"updated"`
+		Aggregated []string       `json:"aggregated"`
+		Batched    []string       `json:"batched"`
+		Refused    *string        `json:"refused"`
+	}
+	if err := json.Unmarshal(outb, &out); err != nil {
+		t.Fatalf("the PyMongo client printed %q: %v", outb, err)
+	}
+	if out.Found["secret"] != "PY-SECRET-005" || out.Updated != "PY-NEW" || len(out.Aggregated) != 1 || out.Aggregated[0] != "PY-SECRET-003" {
+		t.Fatalf("PyMongo read %+v", out)
+	}
+	if len(out.Batched) != 12 || out.Batched[11] != "PY-SSN-011" {
+		t.Fatalf("PyMongo's find with getMore read %v", out.Batched)
+	}
+	if out.Refused == nil || !strings.Contains(*out.Refused, "secret") || strings.Contains(*out.Refused, "PY-SECRET-001") {
+		t.Fatalf("the refused query: %v", out.Refused)
+	}
+	cur, err := e.direct.Database(e.db).Collection("people").Find(t.Context(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for cur.Next(t.Context()) {
+		n++
+		if bytes.Contains(cur.Current, []byte("PY-")) {
+			t.Fatalf("plaintext stored on the server: %s", cur.Current.Lookup("_id"))
+		}
+		if st, _, _ := cur.Current.Lookup("ssn").BinaryOK(); st != 6 {
+			t.Fatalf("ssn stored as %s", cur.Current.Lookup("ssn").Type)
+		}
+	}
+	if n != 12 {
+		t.Fatalf("%d documents stored, want 12", n)
+	}
+}
