@@ -282,24 +282,65 @@ func TestProxyShutdown(t *testing.T) {
 // python is Debian's Python with Debian's python3-pymongo (.ci/run installs it).
 const python = "/usr/bin/python3"
 
-// TestProxyPyMongo: PyMongo (Debian's python3-pymongo, no code of ours, its legacy OP_QUERY
-// handshake included) writes plaintext through the proxy; the server holds ciphertext, and
-// finds, an update, an aggregation and getMore batches return plaintext; a refused query is an
-// OperationFailure that names the field and not the value.
-func TestProxyPyMongo(t *testing.T) {
-	if err := exec.Command(python, "-c", "import pymongo").Run(); err != nil {
-		if os.Getenv("MONGOCRYPT_PROXY_CLIENTS_REQUIRED") != "" {
-			t.Fatalf("PyMongo is required (MONGOCRYPT_PROXY_CLIENTS_REQUIRED): %s -c 'import pymongo': %v", python, err)
-		}
-		t.Skip("no PyMongo (apt-get install python3-pymongo):", err)
+// realClient is a client program of another driver, with no code of ours.
+type realClient struct {
+	name, prefix string
+	available    func() error
+	command      func(ctx context.Context, uri, db string) *exec.Cmd
+	install      string
+}
+
+var realClients = []realClient{
+	{
+		name: "PyMongo", prefix: "PY",
+		available: func() error { return exec.Command(python, "-c", "import pymongo").Run() },
+		command: func(ctx context.Context, uri, db string) *exec.Cmd {
+			return exec.CommandContext(ctx, python, "testdata/pymongo_client.py", uri, db)
+		},
+		install: "apt-get install python3-pymongo",
+	},
+	{
+		name: "Node.js driver", prefix: "NODE",
+		available: func() error {
+			if _, err := exec.LookPath("node"); err != nil {
+				return err
+			}
+			_, err := os.Stat("testdata/node/node_modules/mongodb/package.json")
+			return err
+		},
+		command: func(ctx context.Context, uri, db string) *exec.Cmd {
+			return exec.CommandContext(ctx, "node", "testdata/node/client.mjs", uri, db)
+		},
+		install: "npm install --prefix proxy/testdata/node",
+	},
+}
+
+// TestProxyRealClients: PyMongo (Debian's python3-pymongo, its legacy OP_QUERY handshake
+// included) and the Node.js driver (npm mongodb), with no code of ours, write plaintext
+// through the proxy; the server holds ciphertext, and finds, an update, an aggregation and
+// getMore batches return plaintext; a refused query is an error the client shows, naming the
+// field and not the value.
+func TestProxyRealClients(t *testing.T) {
+	for _, rc := range realClients {
+		t.Run(rc.name, func(t *testing.T) {
+			if err := rc.available(); err != nil {
+				if os.Getenv("MONGOCRYPT_PROXY_CLIENTS_REQUIRED") != "" {
+					t.Fatalf("%s is required (MONGOCRYPT_PROXY_CLIENTS_REQUIRED): %v", rc.name, err)
+				}
+				t.Skipf("no %s (%s): %v", rc.name, rc.install, err)
+			}
+			runRealClient(t, rc)
+		})
 	}
+}
+
+func runRealClient(t *testing.T, rc realClient) {
 	e := newEnv(t)
-	cmd := exec.CommandContext(t.Context(), python, "testdata/pymongo_client.py", e.proxyURI, e.db)
-	outb, err := cmd.Output()
+	outb, err := rc.command(t.Context(), e.proxyURI, e.db).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Fatalf("the PyMongo client failed: %v\n%s", err, ee.Stderr)
+			t.Fatalf("the %s client failed: %v\n%s", rc.name, err, ee.Stderr)
 		}
 		t.Fatal(err)
 	}
@@ -311,15 +352,16 @@ func TestProxyPyMongo(t *testing.T) {
 		Refused    *string        `json:"refused"`
 	}
 	if err := json.Unmarshal(outb, &out); err != nil {
-		t.Fatalf("the PyMongo client printed %q: %v", outb, err)
+		t.Fatalf("the %s client printed %q: %v", rc.name, outb, err)
 	}
-	if out.Found["secret"] != "PY-SECRET-005" || out.Updated != "PY-NEW" || len(out.Aggregated) != 1 || out.Aggregated[0] != "PY-SECRET-003" {
-		t.Fatalf("PyMongo read %+v", out)
+	p := rc.prefix
+	if out.Found["secret"] != p+"-SECRET-005" || out.Updated != p+"-NEW" || len(out.Aggregated) != 1 || out.Aggregated[0] != p+"-SECRET-003" {
+		t.Fatalf("%s read %+v", rc.name, out)
 	}
-	if len(out.Batched) != 12 || out.Batched[11] != "PY-SSN-011" {
-		t.Fatalf("PyMongo's find with getMore read %v", out.Batched)
+	if len(out.Batched) != 12 || out.Batched[11] != p+"-SSN-011" {
+		t.Fatalf("%s's find with getMore read %v", rc.name, out.Batched)
 	}
-	if out.Refused == nil || !strings.Contains(*out.Refused, "secret") || strings.Contains(*out.Refused, "PY-SECRET-001") {
+	if out.Refused == nil || !strings.Contains(*out.Refused, "secret") || strings.Contains(*out.Refused, p+"-SECRET-001") {
 		t.Fatalf("the refused query: %v", out.Refused)
 	}
 	cur, err := e.direct.Database(e.db).Collection("people").Find(t.Context(), bson.D{})
@@ -329,7 +371,7 @@ func TestProxyPyMongo(t *testing.T) {
 	var n int
 	for cur.Next(t.Context()) {
 		n++
-		if bytes.Contains(cur.Current, []byte("PY-")) {
+		if bytes.Contains(cur.Current, []byte(p+"-")) {
 			t.Fatalf("plaintext stored on the server: %s", cur.Current.Lookup("_id"))
 		}
 		if st, _, _ := cur.Current.Lookup("ssn").BinaryOK(); st != 6 {

@@ -47,7 +47,7 @@ func specs() []*cmdSpec {
 	return []*cmdSpec{
 		keysCreateSpec(), keysListSpec(), keysGetSpec(), keysDeleteSpec(),
 		keysAddAltNameSpec(), keysRemoveAltNameSpec(), keysRewrapSpec(),
-		encryptSpec(), decryptSpec(), demoSpec(), serverSpec(),
+		encryptSpec(), decryptSpec(), demoSpec(), serverSpec(), proxySpec(),
 	}
 }
 

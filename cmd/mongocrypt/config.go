@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -99,6 +100,22 @@ options of the other drivers' ClientEncryption:
       tlsCertificateKeyFile: /etc/ssl/kmip-client.pem
       tlsCertificateKeyFilePassword: ...   # optional
   (caFile, certificateKeyFile and certificateKeyFilePassword are accepted too)
+
+  # Automatic encryption, read by "mongocrypt proxy" (documents in MongoDB Extended JSON):
+  schemaMap:                     # CSFLE: namespace -> $jsonSchema
+    hr.people:
+      bsonType: object
+      properties:
+        ssn:
+          encrypt:
+            keyId: [{"$uuid": "6fa9c1d2-..."}]
+            bsonType: string
+            algorithm: AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic
+  encryptedFieldsMap:            # Queryable Encryption: namespace -> encryptedFields
+    hr.patients:
+      fields: [{path: ssn, bsonType: string, keyId: {"$uuid": "..."}, queries: {queryType: equality}}]
+  bypassQueryAnalysis: false
+  keyExpirationMS: 60000         # how long data keys stay cached (0: until exit)
 
 Flags:
   --uri URI                 the connection string
@@ -210,6 +227,10 @@ type settings struct {
 	keyVault     string
 	kmsProviders map[string]map[string]any
 	tlsOptions   map[string]map[string]any
+	// From the configuration file only: the automatic encryption settings of the proxy.
+	schemaMap, encryptedFieldsMap map[string]bson.Raw
+	bypassQueryAnalysis           bool
+	keyExpirationMS               *int64
 }
 
 // load resolves the settings from the flags, the environment and the configuration file.
@@ -226,6 +247,8 @@ func (c *connFlags) load(a *app) (*settings, error) {
 		}
 		a.secrets = append(a.secrets, fc.secrets()...)
 		s.uri, s.keyVault = fc.uri, fc.keyVault
+		s.schemaMap, s.encryptedFieldsMap = fc.schemaMap, fc.encryptedFieldsMap
+		s.bypassQueryAnalysis, s.keyExpirationMS = fc.bypassQueryAnalysis, fc.keyExpirationMS
 		mergeInto(s.kmsProviders, fc.kmsProviders)
 		mergeInto(s.tlsOptions, fc.tlsOptions)
 	}
@@ -374,6 +397,11 @@ type fileConfig struct {
 	uri, keyVault string
 	kmsProviders  map[string]map[string]any
 	tlsOptions    map[string]map[string]any
+	// The automatic encryption settings, read by the proxy: namespace -> document (Extended
+	// JSON in the file), and the two scalars.
+	schemaMap, encryptedFieldsMap map[string]bson.Raw
+	bypassQueryAnalysis           bool
+	keyExpirationMS               *int64
 }
 
 func (fc *fileConfig) secrets() []string {
@@ -446,11 +474,76 @@ func readConfigFile(path string) (*fileConfig, error) {
 			} else {
 				fc.tlsOptions = m
 			}
+		case "schemaMap", "encryptedFieldsMap":
+			m, err := namespaceDocs(v, k)
+			if err != nil {
+				return nil, fmt.Errorf("configuration file %s: %w", path, err)
+			}
+			if k == "schemaMap" {
+				fc.schemaMap = m
+			} else {
+				fc.encryptedFieldsMap = m
+			}
+		case "bypassQueryAnalysis":
+			b, ok := v.(bool)
+			if !ok {
+				return nil, fmt.Errorf("configuration file %s: bypassQueryAnalysis must be true or false", path)
+			}
+			fc.bypassQueryAnalysis = b
+		case "keyExpirationMS":
+			var n int64
+			switch x := v.(type) {
+			case int:
+				n = int64(x)
+			case int64:
+				n = x
+			case uint64:
+				n = int64(x)
+			case float64:
+				n = int64(x)
+				if float64(n) != x {
+					return nil, fmt.Errorf("configuration file %s: keyExpirationMS must be a whole number of milliseconds", path)
+				}
+			default:
+				return nil, fmt.Errorf("configuration file %s: keyExpirationMS must be a number of milliseconds", path)
+			}
+			if n < 0 {
+				return nil, fmt.Errorf("configuration file %s: keyExpirationMS must not be negative", path)
+			}
+			fc.keyExpirationMS = &n
 		default:
-			return nil, fmt.Errorf("configuration file %s: unknown field %q (known: uri, keyVaultNamespace, kmsProviders, tlsOptions)", path, k)
+			return nil, fmt.Errorf("configuration file %s: unknown field %q (known: uri, keyVaultNamespace, kmsProviders, tlsOptions, schemaMap, encryptedFieldsMap, bypassQueryAnalysis, keyExpirationMS)", path, k)
 		}
 	}
 	return fc, nil
+}
+
+// namespaceDocs reads a map of namespaces ("db.coll") to documents, each written as YAML or
+// JSON in MongoDB Extended JSON ({"$binary": ...}, {"$uuid": "..."} for key ids).
+func namespaceDocs(v any, what string) (map[string]bson.Raw, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s must be a mapping of namespaces (db.collection) to documents", what)
+	}
+	out := make(map[string]bson.Raw, len(m))
+	for ns, doc := range m {
+		if db, coll, ok := strings.Cut(ns, "."); !ok || db == "" || coll == "" {
+			return nil, fmt.Errorf("%s: the namespace %q must be db.collection", what, ns)
+		}
+		if _, ok := doc.(map[string]any); !ok {
+			return nil, fmt.Errorf("%s.%s must be a document", what, ns)
+		}
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", what, ns, jsonSyntaxOnly(err))
+		}
+		var raw bson.Raw
+		if err := bson.UnmarshalExtJSON(j, false, &raw); err != nil {
+			return nil, fmt.Errorf("%s.%s is not a valid Extended JSON document", what, ns)
+		}
+		out[ns] = raw
+	}
+	return out, nil
 }
 
 // jsonSyntaxOnly keeps the position of a JSON error and drops any value it quotes.

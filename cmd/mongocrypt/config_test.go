@@ -111,6 +111,13 @@ func TestConfigFileErrors(t *testing.T) {
 		{"number.yaml", "kmsProviders:\n  local:\n    key: 12345678\n", "kmsProviders.local.key must be a string"},
 		{"nested.json", `{"kmsProviders": {"aws": {"secretAccessKey": {"v": "` + secretAWS + `"}}}}`, "kmsProviders.aws.secretAccessKey must be a string"},
 		{"tlsshape.yaml", "tlsOptions: " + secretPassword + "\n", "tlsOptions must be a mapping"},
+		{"schemamap.yaml", "schemaMap: [a]\n", "schemaMap must be a mapping of namespaces"},
+		{"schemans.yaml", "schemaMap:\n  people: {bsonType: object}\n", `the namespace "people" must be db.collection`},
+		{"schemadoc.yaml", "encryptedFieldsMap:\n  db.c: 5\n", "encryptedFieldsMap.db.c must be a document"},
+		{"extjson.yaml", "schemaMap:\n  db.c: {k: {\"$binary\": 5}}\n", "schemaMap.db.c is not a valid Extended JSON document"},
+		{"bypass.yaml", "bypassQueryAnalysis: yes please\n", "bypassQueryAnalysis must be true or false"},
+		{"expiry.yaml", "keyExpirationMS: -1\n", "keyExpirationMS must not be negative"},
+		{"expiry2.yaml", "keyExpirationMS: 1.5\n", "keyExpirationMS must be a whole number"},
 	}
 	for _, c := range cases {
 		p := writeFile(t, c.name, c.content, 0o600)

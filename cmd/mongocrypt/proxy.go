@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/mongocrypt-go/mongocrypt"
+	"github.com/mongocrypt-go/mongocrypt/proxy"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+// shutdownWait is how long SIGTERM lets in-flight commands finish.
+const shutdownWait = 30 * time.Second
+
+func proxySpec() *cmdSpec {
+	var listen, cert, key, clientCA string
+	return &cmdSpec{
+		path:    "proxy",
+		summary: "serve automatic encryption to any client: a wire-protocol proxy in front of a server",
+		desc: `Listens for MongoDB clients (mongosh, any driver, BI tools) and forwards their commands to the
+server named by --uri, encrypting on the way in and decrypting on the way out with the schemas of
+the configuration file (schemaMap, encryptedFieldsMap) and the server's encryptedFields, as a
+driver with automatic encryption does: clients read and write plaintext, the server only ever sees
+ciphertext. Clients connect as to a server: mongodb://LISTEN/?directConnection=true. Prints
+"listening on ADDRESS" on stdout once it accepts connections; SIGTERM or an interrupt lets the
+commands in flight finish and refuses new connections.
+
+Each client connection gets its own connection to the server and authenticates on it with its own
+credentials; the proxy's key vault and schema reads use the credentials of --uri.
+
+The proxy holds the key access: whoever reaches it and authenticates to the server reads
+plaintext. It listens on loopback by default; any other address needs --tls-cert and --tls-key
+(and --tls-client-ca to require client certificates): there is no plaintext mode on the network.
+
+The upstream is the server's primary as found at start (a replica set does not fail over while the
+proxy runs); compression is not offered to clients.`,
+		examples: []string{
+			"mongocrypt proxy --listen 127.0.0.1:27117 --uri mongodb://db:27017 --config mongocrypt.yaml",
+			"mongosh 'mongodb://127.0.0.1:27117/?directConnection=true'",
+		},
+		maxArgs:  0,
+		connects: true,
+		setup: func(fs *flag.FlagSet) runFunc {
+			fs.StringVar(&listen, "listen", "127.0.0.1:27117", "the `ADDRESS` to listen on (host:port)")
+			fs.StringVar(&cert, "tls-cert", "", "the certificate `FILE` (PEM) of a TLS listener")
+			fs.StringVar(&key, "tls-key", "", "the private key `FILE` (PEM) of a TLS listener")
+			fs.StringVar(&clientCA, "tls-client-ca", "", "require client certificates signed by the CA in `FILE` (PEM)")
+			return func(ctx context.Context, a *app, _ []string, cf *connFlags) error {
+				return runProxy(ctx, a, cf, listen, cert, key, clientCA)
+			}
+		},
+	}
+}
+
+func runProxy(ctx context.Context, a *app, cf *connFlags, listen, cert, key, clientCA string) error {
+	set, err := cf.load(a)
+	if err != nil {
+		return err
+	}
+	var listenTLS *tls.Config
+	switch {
+	case cert != "" && key != "":
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		listenTLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		if clientCA != "" {
+			pem, err := readLimited(clientCA, 1<<20)
+			if err != nil {
+				return fmt.Errorf("--tls-client-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return usagef("--tls-client-ca %s holds no PEM certificate", clientCA)
+			}
+			listenTLS.ClientCAs, listenTLS.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		}
+	case cert != "" || key != "":
+		return usagef("--tls-cert and --tls-key go together")
+	case clientCA != "":
+		return usagef("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	tlsConfigs, err := set.tlsConfigs()
+	if err != nil {
+		return err
+	}
+	ae := options.AutoEncryption().SetKeyVaultNamespace(set.keyVault).SetKmsProviders(set.kmsProviders).
+		SetBypassQueryAnalysis(set.bypassQueryAnalysis)
+	if tlsConfigs != nil {
+		ae.SetTLSConfig(tlsConfigs)
+	}
+	if len(set.schemaMap) > 0 {
+		ae.SetSchemaMap(toAnyMap(set.schemaMap))
+	}
+	if len(set.encryptedFieldsMap) > 0 {
+		ae.SetEncryptedFieldsMap(toAnyMap(set.encryptedFieldsMap))
+	}
+	if set.keyExpirationMS != nil {
+		ae.SetKeyExpiration(time.Duration(*set.keyExpirationMS) * time.Millisecond)
+	}
+	copts := options.Client().ApplyURI(set.uri).SetServerSelectionTimeout(cf.connectTimeout).SetAppName("mongocrypt-proxy")
+	upstream, upstreamTLS, err := findUpstream(ctx, set.uri, copts)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	enc, err := mongocrypt.Config{Logger: log}.NewAutoEncrypter(copts.SetAutoEncryptionOptions(ae))
+	if err != nil {
+		return err
+	}
+	defer enc.Close(context.Background())
+	srv, err := proxy.New(proxy.Config{Upstream: upstream, UpstreamTLS: upstreamTLS, Encrypter: enc, TLS: listenTLS, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", listen, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	// Serve refuses a listener it must not use at once; give it that moment before saying
+	// the proxy listens.
+	select {
+	case err := <-served:
+		if errors.Is(err, proxy.ErrNotLoopback) {
+			return usagef("--listen %s is not a loopback address: give --tls-cert and --tls-key", listen)
+		}
+		return err
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := fmt.Fprintf(a.stdout, "listening on %s\n", ln.Addr()); err != nil {
+		return err
+	}
+	log.Info("proxy listening", "listen", ln.Addr().String(), "upstream", upstream, "tls", listenTLS != nil)
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	<-served
+	if err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	log.Info("proxy stopped")
+	return nil
+}
+
+// findUpstream returns the address the proxy forwards to: the primary of the deployment the
+// URI names (hello's primary, or the host of a direct connection), with the URI's TLS.
+func findUpstream(ctx context.Context, uri string, copts *options.ClientOptions) (string, *tls.Config, error) {
+	cs, err := connstring.ParseAndValidate(uri)
+	if err != nil {
+		return "", nil, usagef("--uri: %s", redactURI(err.Error()))
+	}
+	if len(cs.Hosts) == 0 {
+		return "", nil, usagef("--uri names no host (mongodb+srv is not supported by the proxy yet)")
+	}
+	var upTLS *tls.Config
+	if copts.TLSConfig != nil {
+		upTLS = copts.TLSConfig.Clone()
+	}
+	host := cs.Hosts[0]
+	if len(cs.Hosts) == 1 && (cs.DirectConnection || cs.ReplicaSet == "") {
+		return withPort(host), upTLS, nil
+	}
+	c, err := mongo.Connect(copts)
+	if err != nil {
+		return "", nil, fmt.Errorf("connecting to find the primary: %w", err)
+	}
+	defer c.Disconnect(context.Background())
+	var hello struct {
+		Primary string `bson:"primary"`
+	}
+	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return "", nil, fmt.Errorf("asking for the primary: %w", err)
+	}
+	if hello.Primary != "" {
+		host = hello.Primary
+	}
+	return withPort(host), upTLS, nil
+}
+
+func withPort(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(host, "27017")
+}
+
+func toAnyMap(m map[string]bson.Raw) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
