@@ -159,6 +159,13 @@ func (c *conn) handleMsg(h wire.Header, msg *wire.Msg) error {
 	if err != nil {
 		return answer(errorReply(codeBadValue, "BadValue", "mongocrypt proxy: "+err.Error()))
 	}
+	// Encryption makes values larger: a batch the client sized for the server's limits may
+	// outgrow them. It is refused whole, never split (a split would change a retryable
+	// write's statement numbering) and never sent half.
+	if e := c.s.checkLimits(name, out.Body, out.Sequences, len(b)); e != "" {
+		c.s.log.Info("command refused", "command", name, "database", db, "err", e)
+		return answer(errorReply(codeBSONObjectTooLarge, "BSONObjectTooLarge", "mongocrypt proxy: "+e))
+	}
 	rep, err := c.roundTrip(b, moreToCome)
 	if err != nil {
 		_ = answer(errorReply(codeHostUnreachable, "HostUnreachable", "mongocrypt proxy: the server: "+err.Error()))
@@ -179,6 +186,7 @@ func (c *conn) handleMsg(h wire.Header, msg *wire.Msg) error {
 	}
 	if isHello(name) {
 		body = withoutField(body, "compression")
+		c.s.learnLimits(body)
 	}
 	return answer(body)
 }

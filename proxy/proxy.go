@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/mongocrypt-go/mongocrypt"
+	"github.com/mongocrypt-go/mongocrypt/internal/wire"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -76,6 +77,9 @@ type Server struct {
 	closing  bool
 	inFlight sync.WaitGroup // connections being served
 	nextID   atomic.Int32
+
+	// The server's limits, from its hello replies (the defaults until one is seen).
+	maxBSON, maxMessage atomic.Int64
 }
 
 // New checks cfg and returns a Server that serves nothing until [Server.Serve].
@@ -93,7 +97,46 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log, lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}, nil
+	s := &Server{cfg: cfg, log: log, lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	s.maxBSON.Store(defaultMaxBSON)
+	s.maxMessage.Store(defaultMaxMessage)
+	return s, nil
+}
+
+// The server's default maxBsonObjectSize and maxMessageSizeBytes, and the room a command
+// document has above maxBsonObjectSize (the server's BSONObjMaxInternalSize).
+const (
+	defaultMaxBSON    = 16 * 1024 * 1024
+	defaultMaxMessage = 48000000
+	commandOverhead   = 16 * 1024
+)
+
+// learnLimits keeps the limits of a hello reply.
+func (s *Server) learnLimits(hello bson.Raw) {
+	if n, ok := hello.Lookup("maxBsonObjectSize").AsInt64OK(); ok && n > 0 {
+		s.maxBSON.Store(n)
+	}
+	if n, ok := hello.Lookup("maxMessageSizeBytes").AsInt64OK(); ok && n > 0 {
+		s.maxMessage.Store(n)
+	}
+}
+
+// checkLimits returns why an encrypted command exceeds the server's limits, "" when it fits.
+func (s *Server) checkLimits(name string, body bson.Raw, seqs []wire.Sequence, msgLen int) string {
+	if max := s.maxBSON.Load() + commandOverhead; int64(len(body)) > max {
+		return fmt.Sprintf("the encrypted %s command is %d bytes, over the server's limit of %d for a command document; send smaller batches", name, len(body), max)
+	}
+	for _, seq := range seqs {
+		for i, d := range seq.Docs {
+			if max := s.maxBSON.Load(); int64(len(d)) > max {
+				return fmt.Sprintf("document %d of %s, encrypted, is %d bytes, over the server's maxBsonObjectSize %d", i, seq.Identifier, len(d), max)
+			}
+		}
+	}
+	if max := s.maxMessage.Load(); int64(msgLen) > max {
+		return fmt.Sprintf("the encrypted %s message is %d bytes, over the server's maxMessageSizeBytes %d; send smaller batches", name, msgLen, max)
+	}
+	return ""
 }
 
 // ErrNotLoopback is returned by Serve for a listener on an address other than loopback
@@ -222,8 +265,9 @@ func errorReply(code int32, codeName, msg string) bson.Raw {
 
 // The error codes of the proxy's own replies (the server's codes of the same meaning).
 const (
-	codeBadValue          = 2
-	codeHostUnreachable   = 6
-	codeFailedToParse     = 9
-	codeUnsupportedOpCode = 352
+	codeBadValue           = 2
+	codeHostUnreachable    = 6
+	codeFailedToParse      = 9
+	codeUnsupportedOpCode  = 352
+	codeBSONObjectTooLarge = 10334
 )

@@ -48,16 +48,17 @@ func TestMain(m *testing.M) {
 // env is a proxy in front of the test server with a CSFLE schema on db.people (ssn
 // deterministic, secret random) and a direct plain client to the server.
 type env struct {
-	db       string
-	proxyURI string
-	direct   *mongo.Client
-	srv      *proxy.Server
-	done     chan error
-	keyID    bson.Binary
-	ce       *mongocrypt.ClientEncryption
+	db        string
+	proxyURI  string
+	direct    *mongo.Client
+	srv       *proxy.Server
+	done      chan error
+	keyID     bson.Binary
+	ce        *mongocrypt.ClientEncryption
+	encrypter *mongocrypt.AutoEncrypter
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{db: fmt.Sprintf("proxy_%d", time.Now().UnixNano())}
@@ -97,6 +98,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	e.encrypter = a
 	cs, err := connstring.ParseAndValidate(serverURI)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // client connects a plain Go driver client (no encryption) to the proxy.
-func (e *env) client(t *testing.T) *mongo.Client {
+func (e *env) client(t testing.TB) *mongo.Client {
 	t.Helper()
 	c, err := mongo.Connect(options.Client().ApplyURI(e.proxyURI))
 	if err != nil {

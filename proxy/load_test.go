@@ -1,0 +1,203 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mongocrypt-go/mongocrypt/proxy"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+)
+
+// cutter forwards TCP connections to a server and can cut them all and refuse new ones for a
+// while: to the proxy, the server went away and came back on the same data.
+type cutter struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+}
+
+func newCutter(t *testing.T, target string) *cutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { ln.Close(); c.cut() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if c.down.Load() {
+				in.Close()
+				continue
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			c.mu.Lock()
+			c.conns[in], c.conns[out] = struct{}{}, struct{}{}
+			c.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close(); in.Close() }()
+			go func() { _, _ = io.Copy(in, out); out.Close(); in.Close() }()
+		}
+	}()
+	return c
+}
+
+// cut closes every forwarded connection; with down, new ones are refused until up.
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for conn := range c.conns {
+		conn.Close()
+	}
+	clear(c.conns)
+}
+
+// TestProxyLoadAndUpstreamRestart: 64 client connections insert and read back through the
+// proxy for a bounded time while the server connection is cut once and refused for a moment.
+// The operations in flight then fail with an error, nothing reaches the server in plaintext,
+// every insert that succeeded is read back decrypted and equal, and the proxy serves again
+// without a restart.
+func TestProxyLoadAndUpstreamRestart(t *testing.T) {
+	e := newEnv(t)
+	cs, err := connstring.ParseAndValidate(serverURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := newCutter(t, cs.Hosts[0])
+	srv, err := proxy.New(proxy.Config{Upstream: cut.ln.Addr().String(), Encrypter: e.encrypter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown(context.Background())
+	c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + ln.Addr().String() + "/?directConnection=true").
+		SetMaxPoolSize(64).SetMinPoolSize(64).SetServerSelectionTimeout(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	people := c.Database(e.db).Collection("people")
+	ctx := t.Context()
+	var (
+		mu       sync.Mutex
+		written  = map[int]string{}
+		failures atomic.Int64
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	deadline := time.Now().Add(3 * time.Second)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				id := int(next.Add(1))
+				ssn := fmt.Sprintf("LOAD-SSN-%06d", id)
+				_, err := people.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "ssn", Value: ssn}, {Key: "secret", Value: "LOAD-SECRET"}})
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				mu.Lock()
+				written[id] = ssn
+				mu.Unlock()
+				var got bson.M
+				if err := people.FindOne(ctx, bson.D{{Key: "ssn", Value: ssn}}).Decode(&got); err != nil {
+					failures.Add(1)
+					continue
+				}
+				if got["ssn"] != ssn || got["secret"] != "LOAD-SECRET" {
+					t.Errorf("read back %v for %s", got, ssn)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(1200 * time.Millisecond)
+	cut.down.Store(true)
+	cut.cut()
+	time.Sleep(300 * time.Millisecond)
+	cut.down.Store(false)
+	wg.Wait()
+	t.Logf("%d inserts acknowledged, %d operations failed around the cut", len(written), failures.Load())
+	if len(written) < 64 {
+		t.Fatalf("only %d inserts in 3 s", len(written))
+	}
+	// The proxy serves again, and every acknowledged insert reads back decrypted.
+	cur, err := people.Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatalf("after the server came back: %v", err)
+	}
+	seen := map[int]bool{}
+	for cur.Next(ctx) {
+		var d struct {
+			ID  int    `bson:"_id"`
+			SSN string `bson:"ssn"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		if want, ok := written[d.ID]; ok && d.SSN != want {
+			t.Fatalf("document %d read back with ssn %q, want %q", d.ID, d.SSN, want)
+		}
+		seen[d.ID] = true
+	}
+	if err := cur.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id := range written {
+		if !seen[id] {
+			t.Fatalf("acknowledged insert %d is missing", id)
+		}
+	}
+	// Nothing on the server is plaintext.
+	dc, err := e.direct.Database(e.db).Collection("people").Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dc.Next(ctx) {
+		if bytes.Contains(dc.Current, []byte("LOAD-")) {
+			t.Fatalf("plaintext on the server in document %s", dc.Current.Lookup("_id"))
+		}
+	}
+}
+
+// TestProxyRefusesOversizedBatch: a document the client sized under the server's 16 MiB limit
+// that encryption takes over it is refused whole, with an error saying so, and nothing is
+// written.
+func TestProxyRefusesOversizedBatch(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	people := c.Database(e.db).Collection("people")
+	big := strings.Repeat("x", 16*1024*1024-100)
+	_, err := people.InsertOne(t.Context(), bson.D{{Key: "_id", Value: 1}, {Key: "secret", Value: big}})
+	if err == nil || !strings.Contains(err.Error(), "maxBsonObjectSize") {
+		t.Fatalf("an insert that encryption makes too large: %v", err)
+	}
+	if n, _ := e.direct.Database(e.db).Collection("people").CountDocuments(t.Context(), bson.D{}); n != 0 {
+		t.Fatalf("%d documents written", n)
+	}
+}
