@@ -315,10 +315,28 @@ var realClients = []realClient{
 		},
 		install: "npm install --prefix proxy/testdata/node",
 	},
+	{
+		name: "mongosh", prefix: "SH",
+		available: func() error {
+			if _, err := exec.LookPath("node"); err != nil {
+				return err
+			}
+			_, err := os.Stat("testdata/node/node_modules/.bin/mongosh")
+			return err
+		},
+		command: func(ctx context.Context, uri, db string) *exec.Cmd {
+			// The database goes in the path of the connection string, before its options.
+			u := strings.Replace(uri, "/?", "/"+db+"?", 1)
+			cmd := exec.CommandContext(ctx, "testdata/node/node_modules/.bin/mongosh", "--quiet", "--norc", u, "testdata/node/mongosh_client.js")
+			cmd.Env = append(os.Environ(), "MONGOSH_SKIP_NODE_VERSION_CHECK=1", "DO_NOT_TRACK=1", "HOME="+os.TempDir())
+			return cmd
+		},
+		install: "npm install --prefix proxy/testdata/node",
+	},
 }
 
 // TestProxyRealClients: PyMongo (Debian's python3-pymongo, its legacy OP_QUERY handshake
-// included) and the Node.js driver (npm mongodb), with no code of ours, write plaintext
+// included), the Node.js driver (npm mongodb) and mongosh (npm), with no code of ours, write plaintext
 // through the proxy; the server holds ciphertext, and finds, an update, an aggregation and
 // getMore batches return plaintext; a refused query is an error the client shows, naming the
 // field and not the value.
