@@ -140,17 +140,14 @@ func (c *conn) handleMsg(h wire.Header, msg *wire.Msg) error {
 	}
 	name := first.Key()
 	db, _ := cmd.Lookup("$db").StringValueOK()
-	enc, err := c.s.cfg.Encrypter.Encrypt(c.ctx, db, cmd)
+	bare, envelope := splitEnvelope(cmd)
+	enc, err := c.s.cfg.Encrypter.Encrypt(c.ctx, db, bare)
 	if err != nil {
 		// The library's errors name fields and reasons, never values.
 		c.s.log.Info("command refused", "command", name, "database", db, "err", err.Error())
 		return answer(errorReply(codeBadValue, "BadValue", "mongocrypt proxy: "+err.Error()))
 	}
-	if _, err := enc.LookupErr("$db"); err != nil && db != "" {
-		// Like mongocryptd's, the analysis's command has no $db: the driver appends it after
-		// encryption, and so does the proxy.
-		enc = appendString(enc, "$db", db)
-	}
+	enc = appendElements(enc, envelope)
 	out := &wire.Msg{Flags: msg.Flags & wire.MoreToCome}
 	if out.Body, out.Sequences, err = splitSequences(enc, msg.Sequences); err != nil {
 		return answer(errorReply(codeBadValue, "BadValue", "mongocrypt proxy: "+err.Error()))
@@ -358,10 +355,50 @@ func splitSequences(cmd bson.Raw, seqs []wire.Sequence) (bson.Raw, []wire.Sequen
 	return body, out, err
 }
 
-// appendString returns doc with the string field key: v appended.
-func appendString(doc bson.Raw, key, v string) bson.Raw {
+// envelopeFields are the fields a driver adds to a command after automatic encryption (its
+// session, transaction, concerns, cluster time, API version, time limit, database and read
+// preference): the AutoEncrypter sees a command without them, as in a driver, and the proxy
+// puts them back on the encrypted command.
+var envelopeFields = map[string]bool{
+	"readConcern": true, "writeConcern": true, "lsid": true, "txnNumber": true, "startTransaction": true,
+	"autocommit": true, "$clusterTime": true, "apiVersion": true, "apiStrict": true,
+	"apiDeprecationErrors": true, "maxTimeMS": true, "$db": true, "$readPreference": true,
+}
+
+// splitEnvelope returns cmd without its envelope fields, and those fields.
+func splitEnvelope(cmd bson.Raw) (bson.Raw, []bsoncore.Element) {
+	elems, err := bsoncore.Document(cmd).Elements()
+	if err != nil {
+		return cmd, nil
+	}
+	var env []bsoncore.Element
+	idx, out := bsoncore.AppendDocumentStart(nil)
+	for i, e := range elems {
+		if i > 0 && envelopeFields[e.Key()] {
+			env = append(env, e)
+			continue
+		}
+		out = append(out, e...)
+	}
+	if len(env) == 0 {
+		return cmd, nil
+	}
+	out, _ = bsoncore.AppendDocumentEnd(out, idx)
+	return out, env
+}
+
+// appendElements returns doc with the elements appended that it does not have already.
+func appendElements(doc bson.Raw, elems []bsoncore.Element) bson.Raw {
+	if len(elems) == 0 {
+		return doc
+	}
 	out := append([]byte(nil), doc[:len(doc)-1]...)
-	out = bsoncore.AppendStringElement(out, key, v)
+	for _, e := range elems {
+		if _, err := doc.LookupErr(e.Key()); err == nil {
+			continue
+		}
+		out = append(out, e...)
+	}
 	out = append(out, 0)
 	return bsoncore.UpdateLength(out, 0, int32(len(out)))
 }

@@ -58,7 +58,7 @@ type env struct {
 	encrypter *mongocrypt.AutoEncrypter
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, extra ...func(e *env, ae *options.AutoEncryptionOptions)) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{db: fmt.Sprintf("proxy_%d", time.Now().UnixNano())}
@@ -93,6 +93,9 @@ func newEnv(t testing.TB) *env {
 	}}}
 	ae := options.AutoEncryption().SetKeyVaultNamespace(kvNS).SetKmsProviders(kms).
 		SetSchemaMap(map[string]any{e.db + ".people": schema})
+	for _, f := range extra {
+		f(e, ae)
+	}
 	a, err := mongocrypt.NewAutoEncrypter(options.Client().ApplyURI(serverURI).SetAutoEncryptionOptions(ae))
 	if err != nil {
 		t.Fatal(err)
@@ -401,4 +404,52 @@ func runRealClient(t *testing.T, rc realClient) {
 	if n != 12 {
 		t.Fatalf("%d documents stored, want 12", n)
 	}
+}
+
+// TestProxyQueryableEncryption: through the proxy, a plain client creates a Queryable
+// Encryption collection of the encryptedFieldsMap (the proxy makes the state collections, as a
+// driver does), inserts plaintext, and finds it by equality; the server holds an indexed
+// encrypted value (blob subtype 14) and one tag in __safeContent__.
+func TestProxyQueryableEncryption(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, func(e *env, ae *options.AutoEncryptionOptions) {
+		ef := bson.D{{Key: "fields", Value: bson.A{bson.D{{Key: "path", Value: "ssn"}, {Key: "bsonType", Value: "string"},
+			{Key: "keyId", Value: e.keyID}, {Key: "queries", Value: bson.D{{Key: "queryType", Value: "equality"}, {Key: "contention", Value: int64(0)}}}}}}}
+		ae.SetEncryptedFieldsMap(map[string]any{e.db + ".patients": ef})
+	})
+	c := e.client(t)
+	db := c.Database(e.db)
+	if err := db.CreateCollection(ctx, "patients"); err != nil {
+		t.Fatal(err)
+	}
+	patients := db.Collection("patients")
+	if _, err := patients.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "ssn", Value: "QE-PROXY-SSN"}}); err != nil {
+		t.Fatal(err)
+	}
+	var got bson.M
+	if err := patients.FindOne(ctx, bson.D{{Key: "ssn", Value: "QE-PROXY-SSN"}}).Decode(&got); err != nil || got["ssn"] != "QE-PROXY-SSN" {
+		t.Fatalf("equality find through the proxy: %v, %v", got, err)
+	}
+	raw, err := e.direct.Database(e.db).Collection("patients").FindOne(ctx, bson.D{{Key: "_id", Value: 1}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, data, ok := raw.Lookup("ssn").BinaryOK(); !ok || st != 6 || data[0] != 14 {
+		t.Fatalf("the server stores ssn as %s", raw.Lookup("ssn").Type)
+	}
+	if tags, ok := raw.Lookup("__safeContent__").ArrayOK(); !ok || len(mustValues(t, tags)) != 1 {
+		t.Fatalf("__safeContent__ of the stored document: %s", raw.Lookup("__safeContent__"))
+	}
+	if n, err := e.direct.Database(e.db).Collection("enxcol_.patients.esc").CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Fatalf("the ESC holds %d documents (%v), want 1", n, err)
+	}
+}
+
+func mustValues(t *testing.T, a bson.RawArray) []bson.RawValue {
+	t.Helper()
+	vals, err := a.Values()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vals
 }
