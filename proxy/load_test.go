@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,7 @@ type cutter struct {
 	ln     net.Listener
 	target string
 	down   atomic.Bool
+	delay  atomic.Int64 // nanoseconds each reply of the server is held
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 }
@@ -55,7 +57,23 @@ func newCutter(t *testing.T, target string) *cutter {
 			c.conns[in], c.conns[out] = struct{}{}, struct{}{}
 			c.mu.Unlock()
 			go func() { _, _ = io.Copy(out, in); out.Close(); in.Close() }()
-			go func() { _, _ = io.Copy(in, out); out.Close(); in.Close() }()
+			go func() {
+				buf := make([]byte, 64*1024)
+				for {
+					n, err := out.Read(buf)
+					if n > 0 {
+						time.Sleep(time.Duration(c.delay.Load()))
+						if _, werr := in.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				out.Close()
+				in.Close()
+			}()
 		}
 	}()
 	return c
@@ -199,5 +217,67 @@ func TestProxyRefusesOversizedBatch(t *testing.T) {
 	}
 	if n, _ := e.direct.Database(e.db).Collection("people").CountDocuments(t.Context(), bson.D{}); n != 0 {
 		t.Fatalf("%d documents written", n)
+	}
+}
+
+// TestProxyShutdownLetsInFlightFinish: a command in flight when Shutdown starts gets its reply;
+// the proxy then refuses new connections, and Shutdown returns once the command is done.
+func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
+	e := newEnv(t)
+	cs, err := connstring.ParseAndValidate(serverURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := newCutter(t, cs.Hosts[0])
+	srv, err := proxy.New(proxy.Config{Upstream: slow.ln.Addr().String(), Encrypter: e.encrypter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	// A short server selection: Disconnect, after Shutdown, finds no server for endSessions.
+	c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + ln.Addr().String() + "/?directConnection=true").
+		SetServerSelectionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	people := c.Database(e.db).Collection("people")
+	if _, err := people.InsertOne(t.Context(), bson.D{{Key: "_id", Value: 1}, {Key: "ssn", Value: "INFLIGHT-SSN"}}); err != nil {
+		t.Fatal(err)
+	}
+	slow.delay.Store(int64(700 * time.Millisecond))
+	found := make(chan error, 1)
+	go func() {
+		var got bson.M
+		err := people.FindOne(context.Background(), bson.D{{Key: "ssn", Value: "INFLIGHT-SSN"}}).Decode(&got)
+		if err == nil && got["ssn"] != "INFLIGHT-SSN" {
+			err = fmt.Errorf("read %v", got)
+		}
+		found <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the find is on its way
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-found; err != nil {
+		t.Fatalf("the command in flight during Shutdown: %v", err)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("Shutdown returned after %v, before the command in flight was done", time.Since(start))
+	}
+	if err := <-served; !errors.Is(err, proxy.ErrClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		conn.Close()
+		t.Fatal("a connection was accepted after Shutdown")
 	}
 }
