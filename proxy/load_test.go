@@ -111,7 +111,7 @@ func TestProxyLoadAndUpstreamRestart(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Shutdown(context.Background())
-	c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + ln.Addr().String() + "/?directConnection=true").
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).
 		SetMaxPoolSize(64).SetMinPoolSize(64).SetServerSelectionTimeout(10 * time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	// A short server selection: Disconnect, after Shutdown, finds no server for endSessions.
-	c, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + ln.Addr().String() + "/?directConnection=true").
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).
 		SetServerSelectionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)

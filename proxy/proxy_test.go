@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -56,6 +57,24 @@ type env struct {
 	keyID     bson.Binary
 	ce        *mongocrypt.ClientEncryption
 	encrypter *mongocrypt.AutoEncrypter
+	creds     *connstring.ConnString // the server's connection string, for its credentials
+	addr      string                 // the proxy's host:port
+}
+
+// uriFor returns the connection string of a proxy listening at addr. With a server that
+// authenticates (MONGODB_URI with credentials), the proxy's clients authenticate with the same
+// credentials, through the proxy, on their own server connections (SCRAM and speculative
+// authentication forwarded).
+func (e *env) uriFor(addr string) string {
+	if e.creds == nil || e.creds.Username == "" {
+		return "mongodb://" + addr + "/?directConnection=true"
+	}
+	src := e.creds.AuthSource
+	if src == "" {
+		src = "admin"
+	}
+	return "mongodb://" + url.UserPassword(e.creds.Username, e.creds.Password).String() + "@" + addr +
+		"/?directConnection=true&authSource=" + url.QueryEscape(src)
 }
 
 func newEnv(t testing.TB, extra ...func(e *env, ae *options.AutoEncryptionOptions)) *env {
@@ -121,7 +140,8 @@ func newEnv(t testing.TB, extra ...func(e *env, ae *options.AutoEncryptionOption
 		defer cancel()
 		_ = e.srv.Shutdown(ctx)
 	})
-	e.proxyURI = "mongodb://" + ln.Addr().String() + "/?directConnection=true"
+	e.creds, e.addr = cs, ln.Addr().String()
+	e.proxyURI = e.uriFor(e.addr)
 	return e
 }
 
@@ -277,7 +297,7 @@ func TestProxyShutdown(t *testing.T) {
 	if err := <-e.done; !errors.Is(err, proxy.ErrClosed) {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
-	addr := strings.TrimSuffix(strings.TrimPrefix(e.proxyURI, "mongodb://"), "/?directConnection=true")
+	addr := e.addr
 	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		conn.Close()
 		t.Fatal("a connection was accepted after Shutdown")

@@ -86,7 +86,7 @@ func TestProxyTLS(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Shutdown(context.Background())
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	uri := "mongodb://127.0.0.1:" + port + "/?directConnection=true"
+	uri := e.uriFor("127.0.0.1:" + port)
 	connect := func(certs []tls.Certificate) *mongo.Client {
 		c, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(2 * time.Second).
 			SetTLSConfig(&tls.Config{RootCAs: ca.pool, Certificates: certs, MinVersion: tls.VersionTLS12}))
