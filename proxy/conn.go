@@ -217,15 +217,26 @@ func (c *conn) dial() (net.Conn, error) {
 	if up != nil {
 		return up, nil
 	}
+	addr := c.s.cfg.Upstream
+	if c.s.cfg.Resolve != nil {
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.DialTimeout)
+		a, err := c.s.cfg.Resolve(ctx)
+		cancel()
+		if err != nil {
+			c.s.log.Warn("finding the server failed", "err", err.Error())
+			return nil, err
+		}
+		addr = a
+	}
 	d := &net.Dialer{Timeout: c.s.cfg.DialTimeout}
 	var err error
 	if c.s.cfg.UpstreamTLS != nil {
-		up, err = (&tls.Dialer{NetDialer: d, Config: c.s.cfg.UpstreamTLS}).DialContext(c.ctx, "tcp", c.s.cfg.Upstream)
+		up, err = (&tls.Dialer{NetDialer: d, Config: c.s.cfg.UpstreamTLS}).DialContext(c.ctx, "tcp", addr)
 	} else {
-		up, err = d.DialContext(c.ctx, "tcp", c.s.cfg.Upstream)
+		up, err = d.DialContext(c.ctx, "tcp", addr)
 	}
 	if err != nil {
-		c.s.log.Warn("connecting to the server failed", "upstream", c.s.cfg.Upstream, "err", err.Error())
+		c.s.log.Warn("connecting to the server failed", "upstream", addr, "err", err.Error())
 		return nil, err
 	}
 	c.mu.Lock()

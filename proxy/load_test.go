@@ -281,3 +281,66 @@ func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 		t.Fatal("a connection was accepted after Shutdown")
 	}
 }
+
+// TestProxyResolveFollowsTheServer: with Config.Resolve, each new server connection goes where
+// Resolve says now. When the first server connection is cut and its address refused (the old
+// primary went away), the client's operation fails, its reconnection reaches the address
+// Resolve gives next (the new primary), and the data written before is read back.
+func TestProxyResolveFollowsTheServer(t *testing.T) {
+	e := newEnv(t)
+	cs, err := connstring.ParseAndValidate(serverURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPrimary, newPrimary := newCutter(t, cs.Hosts[0]), newCutter(t, cs.Hosts[0])
+	var current atomic.Value
+	current.Store(oldPrimary.ln.Addr().String())
+	var resolved atomic.Int64
+	srv, err := proxy.New(proxy.Config{Encrypter: e.encrypter, Resolve: func(context.Context) (string, error) {
+		resolved.Add(1)
+		return current.Load().(string), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown(context.Background())
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).SetRetryWrites(false).SetRetryReads(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	people := c.Database(e.db).Collection("people")
+	ctx := t.Context()
+	if _, err := people.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "ssn", Value: "FAILOVER-SSN"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The old primary goes away; Resolve now names the new one.
+	current.Store(newPrimary.ln.Addr().String())
+	oldPrimary.down.Store(true)
+	oldPrimary.cut()
+	var got bson.M
+	var lastErr error
+	for range 20 {
+		if lastErr = people.FindOne(ctx, bson.D{{Key: "ssn", Value: "FAILOVER-SSN"}}).Decode(&got); lastErr == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lastErr != nil || got["ssn"] != "FAILOVER-SSN" {
+		t.Fatalf("after the failover: %v, %v", got, lastErr)
+	}
+	newPrimary.mu.Lock()
+	n := len(newPrimary.conns)
+	newPrimary.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no server connection reached the new address")
+	}
+	if resolved.Load() < 2 {
+		t.Fatalf("Resolve was asked %d times", resolved.Load())
+	}
+}

@@ -27,8 +27,9 @@
 //
 // # Not done yet
 //
-// The upstream is one address (the first host of the configuration): a replica set is reached
-// through its primary's address, with no failover. Write batches are not split when encryption
+// A connection to the server follows it for its life: after a failover the client connections
+// on the old primary fail and reconnect, and the new ones reach the address Config.Resolve
+// gives (the CLI asks the deployment for its primary). Write batches are not split when encryption
 // makes them outgrow the server's limits: the server refuses them.
 package proxy
 
@@ -52,6 +53,10 @@ import (
 type Config struct {
 	// Upstream is the server's address, host:port.
 	Upstream string
+	// Resolve, when set, is asked for the server's address (host:port) each time the proxy
+	// connects to the server, in place of Upstream: for a replica set, the current primary, so
+	// that the connections made after a failover reach the new one.
+	Resolve func(ctx context.Context) (string, error)
 	// UpstreamTLS, when set, makes the connections to the server TLS with this configuration.
 	UpstreamTLS *tls.Config
 	// Encrypter encrypts the commands and decrypts the replies. The Server does not close it.
@@ -87,8 +92,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Encrypter == nil {
 		return nil, errors.New("proxy: Config.Encrypter is nil")
 	}
-	if _, _, err := net.SplitHostPort(cfg.Upstream); err != nil {
-		return nil, fmt.Errorf("proxy: Config.Upstream %q is not host:port: %w", cfg.Upstream, err)
+	if cfg.Resolve == nil {
+		if _, _, err := net.SplitHostPort(cfg.Upstream); err != nil {
+			return nil, fmt.Errorf("proxy: Config.Upstream %q is not host:port: %w", cfg.Upstream, err)
+		}
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 10 * time.Second

@@ -110,9 +110,12 @@ func runProxy(ctx context.Context, a *app, cf *connFlags, listen, cert, key, cli
 		ae.SetKeyExpiration(time.Duration(*set.keyExpirationMS) * time.Millisecond)
 	}
 	copts := options.Client().ApplyURI(set.uri).SetServerSelectionTimeout(cf.connectTimeout).SetAppName("mongocrypt-proxy")
-	upstream, upstreamTLS, err := findUpstream(ctx, set.uri, copts)
+	upstream, upstreamTLS, resolve, err := findUpstream(ctx, set.uri, copts)
 	if err != nil {
 		return err
+	}
+	if resolve != nil {
+		defer resolve.close()
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	enc, err := mongocrypt.Config{Logger: log}.NewAutoEncrypter(copts.SetAutoEncryptionOptions(ae))
@@ -120,7 +123,11 @@ func runProxy(ctx context.Context, a *app, cf *connFlags, listen, cert, key, cli
 		return err
 	}
 	defer enc.Close(context.Background())
-	srv, err := proxy.New(proxy.Config{Upstream: upstream, UpstreamTLS: upstreamTLS, Encrypter: enc, TLS: listenTLS, Logger: log})
+	pc := proxy.Config{Upstream: upstream, UpstreamTLS: upstreamTLS, Encrypter: enc, TLS: listenTLS, Logger: log}
+	if resolve != nil {
+		pc.Resolve = resolve.primary
+	}
+	srv, err := proxy.New(pc)
 	if err != nil {
 		return err
 	}
@@ -160,40 +167,59 @@ func runProxy(ctx context.Context, a *app, cf *connFlags, listen, cert, key, cli
 	return nil
 }
 
-// findUpstream returns the address the proxy forwards to: the primary of the deployment the
-// URI names (hello's primary, or the host of a direct connection), with the URI's TLS.
-func findUpstream(ctx context.Context, uri string, copts *options.ClientOptions) (string, *tls.Config, error) {
+// findUpstream returns the address the proxy forwards to, with the URI's TLS: the host of a
+// single-host URI, or for a replica set (or several hosts) the primary as the deployment says
+// now, with a resolver that asks again for each new server connection (so the connections made
+// after a failover reach the new primary).
+func findUpstream(ctx context.Context, uri string, copts *options.ClientOptions) (string, *tls.Config, *primaryResolver, error) {
 	cs, err := connstring.ParseAndValidate(uri)
 	if err != nil {
-		return "", nil, usagef("--uri: %s", redactURI(err.Error()))
+		return "", nil, nil, usagef("--uri: %s", redactURI(err.Error()))
 	}
 	if len(cs.Hosts) == 0 {
-		return "", nil, usagef("--uri names no host (mongodb+srv is not supported by the proxy yet)")
+		return "", nil, nil, usagef("--uri names no host (mongodb+srv is not supported by the proxy yet)")
 	}
 	var upTLS *tls.Config
 	if copts.TLSConfig != nil {
 		upTLS = copts.TLSConfig.Clone()
 	}
-	host := cs.Hosts[0]
 	if len(cs.Hosts) == 1 && (cs.DirectConnection || cs.ReplicaSet == "") {
-		return withPort(host), upTLS, nil
+		return withPort(cs.Hosts[0]), upTLS, nil, nil
 	}
 	c, err := mongo.Connect(copts)
 	if err != nil {
-		return "", nil, fmt.Errorf("connecting to find the primary: %w", err)
+		return "", nil, nil, fmt.Errorf("connecting to find the primary: %w", err)
 	}
-	defer c.Disconnect(context.Background())
+	r := &primaryResolver{client: c}
+	addr, err := r.primary(ctx)
+	if err != nil {
+		r.close()
+		return "", nil, nil, err
+	}
+	return addr, upTLS, r, nil
+}
+
+// primaryResolver finds the primary of a replica set with a driver client of its own.
+type primaryResolver struct{ client *mongo.Client }
+
+func (r *primaryResolver) primary(ctx context.Context) (string, error) {
 	var hello struct {
 		Primary string `bson:"primary"`
+		Me      string `bson:"me"`
 	}
-	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
-		return "", nil, fmt.Errorf("asking for the primary: %w", err)
+	if err := r.client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return "", fmt.Errorf("asking for the primary: %w", err)
 	}
-	if hello.Primary != "" {
-		host = hello.Primary
+	switch {
+	case hello.Primary != "":
+		return withPort(hello.Primary), nil
+	case hello.Me != "":
+		return withPort(hello.Me), nil
 	}
-	return withPort(host), upTLS, nil
+	return "", errors.New("the deployment names no primary")
 }
+
+func (r *primaryResolver) close() { _ = r.client.Disconnect(context.Background()) }
 
 func withPort(host string) string {
 	if _, _, err := net.SplitHostPort(host); err == nil {
