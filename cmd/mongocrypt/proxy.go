@@ -42,8 +42,9 @@ The proxy holds the key access: whoever reaches it and authenticates to the serv
 plaintext. It listens on loopback by default; any other address needs --tls-cert and --tls-key
 (and --tls-client-ca to require client certificates): there is no plaintext mode on the network.
 
-The upstream is the server's primary as found at start (a replica set does not fail over while the
-proxy runs); compression is not offered to clients.`,
+For a replica set each new server connection goes to the primary the deployment names at that
+moment: after a failover the clients' connections to the old primary fail, and their new ones
+reach the new primary. Compression is not offered to clients.`,
 		examples: []string{
 			"mongocrypt proxy --listen 127.0.0.1:27117 --uri mongodb://db:27017 --config mongocrypt.yaml",
 			"mongosh 'mongodb://127.0.0.1:27117/?directConnection=true'",
