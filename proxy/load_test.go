@@ -17,7 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
 
 // cutter forwards TCP connections to a server and can cut them all and refuse new ones for a
@@ -96,11 +95,7 @@ func (c *cutter) cut() {
 // without a restart.
 func TestProxyLoadAndUpstreamRestart(t *testing.T) {
 	e := newEnv(t)
-	cs, err := connstring.ParseAndValidate(serverURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := newCutter(t, cs.Hosts[0])
+	cut := newCutter(t, e.primary(t))
 	srv, err := proxy.New(proxy.Config{Upstream: cut.ln.Addr().String(), Encrypter: e.encrypter})
 	if err != nil {
 		t.Fatal(err)
@@ -224,11 +219,7 @@ func TestProxyRefusesOversizedBatch(t *testing.T) {
 // the proxy then refuses new connections, and Shutdown returns once the command is done.
 func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 	e := newEnv(t)
-	cs, err := connstring.ParseAndValidate(serverURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow := newCutter(t, cs.Hosts[0])
+	slow := newCutter(t, e.primary(t))
 	srv, err := proxy.New(proxy.Config{Upstream: slow.ln.Addr().String(), Encrypter: e.encrypter})
 	if err != nil {
 		t.Fatal(err)
@@ -288,11 +279,7 @@ func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 // Resolve gives next (the new primary), and the data written before is read back.
 func TestProxyResolveFollowsTheServer(t *testing.T) {
 	e := newEnv(t)
-	cs, err := connstring.ParseAndValidate(serverURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldPrimary, newPrimary := newCutter(t, cs.Hosts[0]), newCutter(t, cs.Hosts[0])
+	oldPrimary, newPrimary := newCutter(t, e.primary(t)), newCutter(t, e.primary(t))
 	var current atomic.Value
 	current.Store(oldPrimary.ln.Addr().String())
 	var resolved atomic.Int64

@@ -61,6 +61,22 @@ type env struct {
 	addr      string                 // the proxy's host:port
 }
 
+// primary returns the address of the server to proxy: the one host of the test server, or the
+// primary of a replica set (MONGODB_URI), as it answers hello.
+func (e *env) primary(t testing.TB) string {
+	t.Helper()
+	if len(e.creds.Hosts) == 1 && (e.creds.DirectConnection || e.creds.ReplicaSet == "") {
+		return e.creds.Hosts[0]
+	}
+	var hello struct {
+		Primary string `bson:"primary"`
+	}
+	if err := e.direct.Database("admin").RunCommand(t.Context(), bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil || hello.Primary == "" {
+		t.Fatalf("finding the primary: %v (%q)", err, hello.Primary)
+	}
+	return hello.Primary
+}
+
 // uriFor returns the connection string of a proxy listening at addr. With a server that
 // authenticates (MONGODB_URI with credentials), the proxy's clients authenticate with the same
 // credentials, through the proxy, on their own server connections (SCRAM and speculative
@@ -125,7 +141,8 @@ func newEnv(t testing.TB, extra ...func(e *env, ae *options.AutoEncryptionOption
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv, err = proxy.New(proxy.Config{Upstream: cs.Hosts[0], Encrypter: a})
+	e.creds = cs
+	e.srv, err = proxy.New(proxy.Config{Upstream: e.primary(t), Encrypter: a})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +248,12 @@ func TestProxyCSFLE(t *testing.T) {
 	}
 	if len(all) != 25 || all[24]["ssn"] != "PROXY-SSN-024" || all[24]["secret"] != "PROXY-SECRET-024" {
 		t.Fatalf("find with getMore: %d documents, last %v", len(all), all[len(all)-1])
+	}
+	// explain goes through analysis too, and its reply through decryption.
+	var explain bson.M
+	if err := c.Database(e.db).RunCommand(ctx, bson.D{{Key: "explain", Value: bson.D{{Key: "find", Value: "people"},
+		{Key: "filter", Value: bson.D{{Key: "ssn", Value: "PROXY-SSN-003"}}}}}}).Decode(&explain); err != nil {
+		t.Fatalf("explain through the proxy: %v", err)
 	}
 	// A query on the random field is refused, with the field named and the value not shown.
 	err = people.FindOne(ctx, bson.D{{Key: "secret", Value: "PROXY-SECRET-001"}}).Err()
@@ -423,6 +446,20 @@ func runRealClient(t *testing.T, rc realClient) {
 	}
 	if n != 12 {
 		t.Fatalf("%d documents stored, want 12", n)
+	}
+	// The deterministic field holds the bytes ClientEncryption.Encrypt gives for the value.
+	raw, err := e.direct.Database(e.db).Collection("people").FindOne(t.Context(), bson.D{{Key: "_id", Value: 7}}).Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, val, _ := bson.MarshalValue(p + "-SSN-007")
+	want, err := e.ce.Encrypt(t.Context(), bson.RawValue{Type: typ, Value: val},
+		options.Encrypt().SetAlgorithm("AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic").SetKeyID(e.keyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, data, _ := raw.Lookup("ssn").BinaryOK(); !bytes.Equal(data, want.Data) {
+		t.Fatalf("%s's deterministic ciphertext differs from ClientEncryption.Encrypt's", rc.name)
 	}
 }
 

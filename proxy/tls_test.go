@@ -17,7 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
 
 // testCA is a CA that signs certificates for the TLS tests.
@@ -68,11 +67,7 @@ func (ca *testCA) issue(t *testing.T, name string, usage x509.ExtKeyUsage) tls.C
 func TestProxyTLS(t *testing.T) {
 	e := newEnv(t)
 	ca := newTestCA(t)
-	cs, err := connstring.ParseAndValidate(serverURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := proxy.New(proxy.Config{Upstream: cs.Hosts[0], Encrypter: e.encrypter, TLS: &tls.Config{
+	srv, err := proxy.New(proxy.Config{Upstream: e.primary(t), Encrypter: e.encrypter, TLS: &tls.Config{
 		Certificates: []tls.Certificate{ca.issue(t, "proxy", x509.ExtKeyUsageServerAuth)},
 		ClientCAs:    ca.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
 	}})
