@@ -44,6 +44,8 @@ type engine struct {
 	// plays a key vault that answers with key documents it was not asked for, which a real
 	// server matching the filter does not do.
 	findKeysHook func(ctx context.Context, filter any) ([]bson.Raw, error)
+	// flights are the keys being fetched now (keys.go).
+	flights keyFlights
 }
 
 // engineConfig is what both option types say about keys and KMS.

@@ -39,8 +39,12 @@ func newDataKey(id [16]byte, raw []byte) (*dataKey, error) {
 
 // keyRequest names the data keys an operation needs.
 type keyRequest struct {
-	ids   map[[16]byte]struct{}
-	names map[string]struct{}
+	ids map[[16]byte]struct{}
+	// order is the ids in the order they were first added: the key vault query lists them so,
+	// as libmongocrypt does, whatever the map's order.
+	order     [][16]byte
+	names     map[string]struct{}
+	nameOrder []string // the names in the order they were first added
 	// last is the id added last: documents tend to use one key for many fields.
 	last    [16]byte
 	hasLast bool
@@ -56,7 +60,10 @@ func (r *keyRequest) addID(id [16]byte) {
 	if r.ids == nil {
 		r.ids = map[[16]byte]struct{}{}
 	}
-	r.ids[id] = struct{}{}
+	if _, dup := r.ids[id]; !dup {
+		r.ids[id] = struct{}{}
+		r.order = append(r.order, id)
+	}
 	r.last, r.hasLast = id, true
 }
 
@@ -64,7 +71,10 @@ func (r *keyRequest) addName(n string) {
 	if r.names == nil {
 		r.names = map[string]struct{}{}
 	}
-	r.names[n] = struct{}{}
+	if _, dup := r.names[n]; !dup {
+		r.names[n] = struct{}{}
+		r.nameOrder = append(r.nameOrder, n)
+	}
 }
 
 // has tells whether the key document k answers r: its _id or one of its keyAltNames was asked
@@ -118,14 +128,15 @@ func (e *engine) keysByID(ctx context.Context, ids []qe.KeyID) (*keySet, error) 
 }
 
 // keys returns every requested key: from the cache, else from one key vault query for all the
-// missing ones, unwrapped by their KMS providers concurrently.
+// missing ones, unwrapped by their KMS providers concurrently; a missing key another operation
+// is fetching at the moment is waited for instead.
 func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	ks := &keySet{byID: make(map[[16]byte]*dataKey, len(req.ids)), byName: map[string]*dataKey{}}
 	var missIDs []any
 	var missNames []string
 	var wanted keyRequest // the missing ids and names: what the key vault may answer with
 	debug := e.log.on(ctx, slog.LevelDebug)
-	for id := range req.ids {
+	for _, id := range req.order {
 		if k, ok := e.cache.Get(id); ok {
 			ks.byID[id] = k
 			if debug {
@@ -139,7 +150,7 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 			}
 		}
 	}
-	for n := range req.names {
+	for _, n := range req.nameOrder {
 		// keyAltNames are the application's names (often of people): they are not logged.
 		if k, id, ok := e.cache.GetByName(n); ok {
 			ks.byName[n] = k
@@ -157,6 +168,62 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	if len(missIDs) == 0 && len(missNames) == 0 {
 		return ks, nil
 	}
+	// Coalescing: a missing key that another operation is fetching now is waited for, not
+	// fetched again, so that many goroutines that need the same missing key cause one key vault
+	// query and one KMS request. This operation's own fetches are released before it waits
+	// (two operations may each wait for a key the other fetches).
+	mine, waits := e.flights.claim(missIDs)
+	if len(waits) > 0 {
+		missIDs = missIDs[:0]
+		wanted = keyRequest{names: wanted.names, nameOrder: wanted.nameOrder}
+		for _, b := range mine {
+			missIDs = append(missIDs, b)
+			var id [16]byte
+			copy(id[:], b.(bson.Binary).Data)
+			wanted.addID(id)
+		}
+	}
+	err := e.fetchMissing(ctx, req, ks, missIDs, missNames, &wanted)
+	e.flights.release(mine)
+	if err != nil {
+		return nil, err
+	}
+	var retry []any
+	for _, w := range waits {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find", Err: ctx.Err()}}
+		}
+		if k, ok := e.cache.Get(w.id); ok {
+			ks.byID[w.id] = k
+		} else {
+			// The other fetch failed (or the key expired at once): this operation asks itself.
+			retry = append(retry, bson.Binary{Subtype: 4, Data: append([]byte(nil), w.id[:]...)})
+		}
+	}
+	if len(retry) > 0 {
+		var again keyRequest
+		for _, b := range retry {
+			var id [16]byte
+			copy(id[:], b.(bson.Binary).Data)
+			again.addID(id)
+		}
+		again.docNames = req.docNames
+		if err := e.fetchMissing(ctx, req, ks, retry, nil, &again); err != nil {
+			return nil, err
+		}
+	}
+	return ks, nil
+}
+
+// fetchMissing queries the key vault once for the missing ids and names, unwraps what it
+// returns, caches it and adds it to ks; every missing id and name must be answered.
+func (e *engine) fetchMissing(ctx context.Context, req keyRequest, ks *keySet, missIDs []any, missNames []string, wanted *keyRequest) error {
+	if len(missIDs) == 0 && len(missNames) == 0 {
+		return nil
+	}
+	debug := e.log.on(ctx, slog.LevelDebug)
 	// libmongocrypt's filter, both clauses always present: {$or: [{_id: {$in: [ids]}},
 	// {keyAltNames: {$in: [names]}}]}.
 	if missIDs == nil {
@@ -185,25 +252,25 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		e.log.l.LogAttrs(ctx, slog.LevelDebug, "key vault find", attrs...)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	parsed := make([]*keyvault.Key, 0, len(docs))
 	for _, d := range docs {
 		k, err := parseKeyDoc(d)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !wanted.has(k) {
 			// libmongocrypt refuses it too: a key nobody asked for is neither unwrapped (no KMS
 			// request) nor cached.
-			return nil, &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find",
+			return &Error{Code: CodeKeyVault, Err: &KeyVaultError{Op: "find",
 				Err: fmt.Errorf("unexpected key returned: the key vault answered with key id %s, which was not requested", uuidString(k.ID))}}
 		}
 		parsed = append(parsed, k)
 	}
 	unwrapped, err := e.unwrapAll(ctx, parsed)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	nameOwner := map[string][16]byte{}
 	for i, k := range parsed {
@@ -212,9 +279,9 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		for _, n := range k.KeyAltNames {
 			if prev, dup := nameOwner[n]; dup && prev != k.ID {
 				if req.docNames {
-					return nil, clientErr("a keyAltName names more than one key (%s and %s); a keyAltName read from a document is not shown", uuidString(prev), uuidString(k.ID))
+					return clientErr("a keyAltName names more than one key (%s and %s); a keyAltName read from a document is not shown", uuidString(prev), uuidString(k.ID))
 				}
-				return nil, clientErr("keyAltName %q names more than one key (%s and %s)", n, uuidString(prev), uuidString(k.ID))
+				return clientErr("keyAltName %q names more than one key (%s and %s)", n, uuidString(prev), uuidString(k.ID))
 			}
 			nameOwner[n] = k.ID
 			ks.byName[n] = dk
@@ -225,18 +292,18 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 		var id [16]byte
 		copy(id[:], b.(bson.Binary).Data)
 		if _, ok := ks.byID[id]; !ok {
-			return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}
+			return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}
 		}
 	}
 	for _, n := range missNames {
 		if _, ok := ks.byName[n]; !ok {
 			if req.docNames {
-				return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: the keyAltName that a JSON schema keyId pointer read from the document (not shown)", ErrKeyNotFound)}
+				return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: the keyAltName that a JSON schema keyId pointer read from the document (not shown)", ErrKeyNotFound)}
 			}
-			return nil, &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: keyAltName %q", ErrKeyNotFound, n)}
+			return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: keyAltName %q", ErrKeyNotFound, n)}
 		}
 	}
-	return ks, nil
+	return nil
 }
 
 func (e *engine) findKeys(ctx context.Context, filter any) ([]bson.Raw, error) {
@@ -341,4 +408,51 @@ func uuidFromBinary(b bson.Binary, what string) ([16]byte, error) {
 	}
 	copy(id[:], b.Data)
 	return id, nil
+}
+
+// keyFlights are the key ids being fetched now, each with a channel closed when its fetch ends.
+type keyFlights struct {
+	mu sync.Mutex
+	m  map[[16]byte]chan struct{}
+}
+
+// keyWait is a key fetched by another operation.
+type keyWait struct {
+	id   [16]byte
+	done <-chan struct{}
+}
+
+// claim registers the ids (bson.Binary) that nobody fetches yet as this operation's (returned
+// as mine) and returns the others to wait for.
+func (f *keyFlights) claim(ids []any) (mine []any, waits []keyWait) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[[16]byte]chan struct{}{}
+	}
+	for _, b := range ids {
+		var id [16]byte
+		copy(id[:], b.(bson.Binary).Data)
+		if ch, ok := f.m[id]; ok {
+			waits = append(waits, keyWait{id: id, done: ch})
+			continue
+		}
+		f.m[id] = make(chan struct{})
+		mine = append(mine, b)
+	}
+	return mine, waits
+}
+
+// release ends this operation's fetches of ids: their waiters look in the cache.
+func (f *keyFlights) release(ids []any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range ids {
+		var id [16]byte
+		copy(id[:], b.(bson.Binary).Data)
+		if ch, ok := f.m[id]; ok {
+			close(ch)
+			delete(f.m, id)
+		}
+	}
 }
