@@ -25,12 +25,13 @@
 // advertised: hello replies lose their compression field. A command the AutoEncrypter refuses
 // gets an ok: 0 reply whose message names the field and the reason; it is never sent.
 //
-// # Not done yet
+// # Limits
 //
 // A connection to the server follows it for its life: after a failover the client connections
 // on the old primary fail and reconnect, and the new ones reach the address Config.Resolve
-// gives (the CLI asks the deployment for its primary). Write batches are not split when encryption
-// makes them outgrow the server's limits: the server refuses them.
+// gives (the CLI asks the deployment for its primary). Write batches are not split when
+// encryption makes them outgrow the server's limits (learned from its hello): the proxy refuses
+// them whole, with BSONObjectTooLarge, before anything is sent.
 package proxy
 
 import (
