@@ -17,7 +17,7 @@ const bulkFields = 1500
 
 // bulkDocument is the specification's bulk decryption workload (client-side-encryption
 // tests/benchmarks.md): {key0001: <"value 0001" deterministic>, ..., key1500: ...}.
-func bulkDocument(b *testing.B, env *testEnv) bson.Raw {
+func bulkDocument(b testing.TB, env *testEnv) bson.Raw {
 	ctx := context.Background()
 	id, err := env.ce.CreateDataKey(ctx, "local")
 	if err != nil {
