@@ -132,9 +132,8 @@ func (e *engine) keysByID(ctx context.Context, ids []qe.KeyID) (*keySet, error) 
 // is fetching at the moment is waited for instead.
 func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	ks := &keySet{byID: make(map[[16]byte]*dataKey, len(req.ids)), byName: map[string]*dataKey{}}
-	var missIDs []any
+	var missIDs [][16]byte
 	var missNames []string
-	var wanted keyRequest // the missing ids and names: what the key vault may answer with
 	debug := e.log.on(ctx, slog.LevelDebug)
 	for _, id := range req.order {
 		if k, ok := e.cache.Get(id); ok {
@@ -143,8 +142,7 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache hit", keyIDAttr(id))
 			}
 		} else {
-			missIDs = append(missIDs, bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)})
-			wanted.addID(id)
+			missIDs = append(missIDs, id)
 			if debug {
 				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache miss", keyIDAttr(id))
 			}
@@ -159,7 +157,6 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 			}
 		} else {
 			missNames = append(missNames, n)
-			wanted.addName(n)
 			if debug {
 				e.log.l.LogAttrs(ctx, slog.LevelDebug, "key cache miss", slog.String("by", "keyAltName"))
 			}
@@ -173,22 +170,12 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 	// query and one KMS request. This operation's own fetches are released before it waits
 	// (two operations may each wait for a key the other fetches).
 	mine, waits := e.flights.claim(missIDs)
-	if len(waits) > 0 {
-		missIDs = missIDs[:0]
-		wanted = keyRequest{names: wanted.names, nameOrder: wanted.nameOrder}
-		for _, b := range mine {
-			missIDs = append(missIDs, b)
-			var id [16]byte
-			copy(id[:], b.(bson.Binary).Data)
-			wanted.addID(id)
-		}
-	}
-	err := e.fetchMissing(ctx, req, ks, missIDs, missNames, &wanted)
+	err := e.fetchMissing(ctx, req.docNames, ks, mine, missNames)
 	e.flights.release(mine)
 	if err != nil {
 		return nil, err
 	}
-	var retry []any
+	var retry [][16]byte
 	for _, w := range waits {
 		select {
 		case <-w.done:
@@ -199,42 +186,41 @@ func (e *engine) keys(ctx context.Context, req keyRequest) (*keySet, error) {
 			ks.byID[w.id] = k
 		} else {
 			// The other fetch failed (or the key expired at once): this operation asks itself.
-			retry = append(retry, bson.Binary{Subtype: 4, Data: append([]byte(nil), w.id[:]...)})
+			retry = append(retry, w.id)
 		}
 	}
-	if len(retry) > 0 {
-		var again keyRequest
-		for _, b := range retry {
-			var id [16]byte
-			copy(id[:], b.(bson.Binary).Data)
-			again.addID(id)
-		}
-		again.docNames = req.docNames
-		if err := e.fetchMissing(ctx, req, ks, retry, nil, &again); err != nil {
-			return nil, err
-		}
+	if err := e.fetchMissing(ctx, req.docNames, ks, retry, nil); err != nil {
+		return nil, err
 	}
 	return ks, nil
 }
 
 // fetchMissing queries the key vault once for the missing ids and names, unwraps what it
-// returns, caches it and adds it to ks; every missing id and name must be answered.
-func (e *engine) fetchMissing(ctx context.Context, req keyRequest, ks *keySet, missIDs []any, missNames []string, wanted *keyRequest) error {
+// returns, caches it and adds it to ks; every missing id and name must be answered. docNames
+// is keyRequest.docNames: the names are not quoted in errors.
+func (e *engine) fetchMissing(ctx context.Context, docNames bool, ks *keySet, missIDs [][16]byte, missNames []string) error {
 	if len(missIDs) == 0 && len(missNames) == 0 {
 		return nil
+	}
+	// wanted is what the key vault may answer with.
+	wanted := keyRequest{docNames: docNames}
+	ids := make(bson.A, len(missIDs))
+	for i, id := range missIDs {
+		wanted.addID(id)
+		ids[i] = bson.Binary{Subtype: 4, Data: append([]byte(nil), id[:]...)}
+	}
+	for _, n := range missNames {
+		wanted.addName(n)
 	}
 	debug := e.log.on(ctx, slog.LevelDebug)
 	// libmongocrypt's filter, both clauses always present: {$or: [{_id: {$in: [ids]}},
 	// {keyAltNames: {$in: [names]}}]}.
-	if missIDs == nil {
-		missIDs = []any{}
-	}
 	names := make(bson.A, len(missNames))
 	for i, n := range missNames {
 		names[i] = n
 	}
 	or := bson.A{
-		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A(missIDs)}}}},
+		bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
 		bson.D{{Key: "keyAltNames", Value: bson.D{{Key: "$in", Value: names}}}},
 	}
 	find := e.findKeys
@@ -244,7 +230,7 @@ func (e *engine) fetchMissing(ctx context.Context, req keyRequest, ks *keySet, m
 	start := time.Now()
 	docs, err := find(ctx, bson.D{{Key: "$or", Value: or}})
 	if debug {
-		attrs := []slog.Attr{keyIDsAttr("key_ids", missIDs), slog.Int("key_alt_names", len(missNames)),
+		attrs := []slog.Attr{keyIDsAttr("key_ids", ids), slog.Int("key_alt_names", len(missNames)),
 			slog.Int("found", len(docs)), durationSince(start)}
 		if err != nil {
 			attrs = append(attrs, errAttr(err))
@@ -278,7 +264,7 @@ func (e *engine) fetchMissing(ctx context.Context, req keyRequest, ks *keySet, m
 		ks.byID[k.ID] = dk
 		for _, n := range k.KeyAltNames {
 			if prev, dup := nameOwner[n]; dup && prev != k.ID {
-				if req.docNames {
+				if docNames {
 					return clientErr("a keyAltName names more than one key (%s and %s); a keyAltName read from a document is not shown", uuidString(prev), uuidString(k.ID))
 				}
 				return clientErr("keyAltName %q names more than one key (%s and %s)", n, uuidString(prev), uuidString(k.ID))
@@ -288,16 +274,14 @@ func (e *engine) fetchMissing(ctx context.Context, req keyRequest, ks *keySet, m
 		}
 		e.cache.Put(k.ID, k.KeyAltNames, dk)
 	}
-	for _, b := range missIDs {
-		var id [16]byte
-		copy(id[:], b.(bson.Binary).Data)
+	for _, id := range missIDs {
 		if _, ok := ks.byID[id]; !ok {
 			return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: key id %s", ErrKeyNotFound, uuidString(id))}
 		}
 	}
 	for _, n := range missNames {
 		if _, ok := ks.byName[n]; !ok {
-			if req.docNames {
+			if docNames {
 				return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: the keyAltName that a JSON schema keyId pointer read from the document (not shown)", ErrKeyNotFound)}
 			}
 			return &Error{Code: CodeKeyVault, Err: fmt.Errorf("%w: keyAltName %q", ErrKeyNotFound, n)}
@@ -422,34 +406,30 @@ type keyWait struct {
 	done <-chan struct{}
 }
 
-// claim registers the ids (bson.Binary) that nobody fetches yet as this operation's (returned
-// as mine) and returns the others to wait for.
-func (f *keyFlights) claim(ids []any) (mine []any, waits []keyWait) {
+// claim registers the ids that nobody fetches yet as this operation's (returned as mine) and
+// returns the others to wait for.
+func (f *keyFlights) claim(ids [][16]byte) (mine [][16]byte, waits []keyWait) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.m == nil {
 		f.m = map[[16]byte]chan struct{}{}
 	}
-	for _, b := range ids {
-		var id [16]byte
-		copy(id[:], b.(bson.Binary).Data)
+	for _, id := range ids {
 		if ch, ok := f.m[id]; ok {
 			waits = append(waits, keyWait{id: id, done: ch})
 			continue
 		}
 		f.m[id] = make(chan struct{})
-		mine = append(mine, b)
+		mine = append(mine, id)
 	}
 	return mine, waits
 }
 
 // release ends this operation's fetches of ids: their waiters look in the cache.
-func (f *keyFlights) release(ids []any) {
+func (f *keyFlights) release(ids [][16]byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, b := range ids {
-		var id [16]byte
-		copy(id[:], b.(bson.Binary).Data)
+	for _, id := range ids {
 		if ch, ok := f.m[id]; ok {
 			close(ch)
 			delete(f.m, id)
