@@ -86,32 +86,29 @@ func (a *AutoEncrypter) analyzeCommand(ctx context.Context, db string, cmd bson.
 		return cmd, nil // a command that bypasses auto encryption
 	}
 	schemas := make(map[string]analysis.Schema, len(nss))
+	createTarget := ""
+	if name == "create" {
+		createTarget = db + "." + targetCollection(cmd)
+	}
 	for _, ns := range nss {
 		var s analysis.Schema
-		if name == "create" && ns == db+"."+targetCollection(cmd) {
+		if ns == createTarget {
 			// The collection a create makes has no options on the server yet: its schema is
 			// the one of the maps, if any (libmongocrypt reads no collection options for a
-			// create). The source of a view is read as for any command.
-			s = a.schemas.local(ns)
-		} else if s, err = a.schemas.schema(ctx, ns); err != nil {
+			// create), and create resolves its keyAltNames. The source of a view is read as
+			// for any command.
+			schemas[ns] = a.schemas.local(ns)
+			continue
+		}
+		if s, err = a.schemas.schema(ctx, ns); err != nil {
 			return nil, err
 		}
-		if s.EncryptedFields != nil && !(name == "create" && ns == db+"."+targetCollection(cmd)) {
-			// The create of an encryptedFieldsMap collection resolves its keyAltNames in
-			// create, after the state collections, as the driver and libmongocrypt order it.
+		if s.EncryptedFields != nil {
 			if s.EncryptedFields, err = a.e.resolveAltNames(ctx, s.EncryptedFields); err != nil {
 				return nil, err
 			}
 		}
 		schemas[ns] = s
-	}
-	createTarget := db + "." + targetCollection(cmd)
-	if name == "create" && !a.bypassQueryAnalysis && schemas[createTarget].EncryptedFields == nil {
-		// Query analysis refuses validators that compare encrypted fields, and views. With
-		// the encryptedFields of a map, create runs it once their keyAltNames are resolved.
-		if _, err := analysis.Analyze(db, cmd, schemas); err != nil {
-			return nil, analysisErr(err)
-		}
 	}
 	if name == "create" {
 		return a.create(ctx, db, cmd, schemas)

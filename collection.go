@@ -218,84 +218,72 @@ func (l *stateDropLog) take(db, coll string) bool {
 	return both
 }
 
-// create handles a create command; schemas holds the schema of its namespace from the maps.
+// create handles a create command; schemas holds the schema of its namespace from the maps,
+// whose keyAltNames create resolves. Query analysis of the create (it refuses validators that
+// compare encrypted fields, and views) runs here, once the target's encryptedFields from a map
+// name their keys by id. For an encryptedFieldsMap collection that is after the state
+// collections exist, the order of the driver, which hands libmongocrypt the create then.
 func (a *AutoEncrypter) create(ctx context.Context, db string, cmd bson.Raw, schemas map[string]analysis.Schema) (bson.Raw, error) {
 	coll := targetCollection(cmd)
 	ns := db + "." + coll
 	defer a.schemas.forget(ns)
-	_, inMap := a.schemas.efMap[ns]
-	// analyzeCommand leaves the query analysis of a create whose target has the
-	// encryptedFields of a map to here, where their keyAltNames are resolved.
-	skipped := !a.bypassQueryAnalysis && schemas[ns].EncryptedFields != nil
-	analyzeWith := func(resolved bson.Raw) error {
-		if !skipped {
+	// analyze runs query analysis with the target's map encryptedFields resolved to mapEF.
+	analyze := func(mapEF bson.Raw) error {
+		if a.bypassQueryAnalysis {
 			return nil
 		}
 		s := schemas[ns]
-		s.EncryptedFields = resolved
+		s.EncryptedFields = mapEF
 		schemas[ns] = s
 		if _, err := analysis.Analyze(db, cmd, schemas); err != nil {
 			return analysisErr(err)
 		}
 		return nil
 	}
-	// create
-	var ef bson.Raw
-	if v, err := cmd.LookupErr("encryptedFields"); err == nil {
-		d, ok := v.DocumentOK()
+	mapEF := schemas[ns].EncryptedFields
+	explicit, err := cmd.LookupErr("encryptedFields")
+	if err == nil {
+		// The driver's CreateCollection with EncryptedFields creates the state collections
+		// and the index around this command itself.
+		d, ok := explicit.DocumentOK()
 		if !ok {
 			return nil, clientErr("create: encryptedFields must be a document")
 		}
-		if ef, err = a.e.resolveAltNames(ctx, d); err != nil {
+		if mapEF != nil {
+			if mapEF, err = a.e.resolveAltNames(ctx, mapEF); err != nil {
+				return nil, err
+			}
+		}
+		if err := analyze(mapEF); err != nil {
 			return nil, err
 		}
-	} else if inMap {
-		ef = schemas[ns].EncryptedFields
+		ef, err := a.e.resolveAltNames(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return withEncryptedFields(cmd, ef)
 	}
-	if ef == nil {
+	if _, inMap := a.schemas.efMap[ns]; !inMap || mapEF == nil {
+		if err := analyze(mapEF); err != nil {
+			return nil, err
+		}
 		return cmd, nil
 	}
-	finish := func(ef bson.Raw) (bson.Raw, error) {
-		parsed, err := qe.ParseEncryptedFields(ef)
-		if err != nil {
-			return nil, &Error{Code: CodeClient, Err: err}
-		}
-		if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
-			return nil, &Error{Code: CodeClient, Err: err}
-		}
-		return replaceOrAppend(cmd, "encryptedFields", ef), nil
-	}
-	if _, err := cmd.LookupErr("encryptedFields"); err == nil {
-		// The driver's CreateCollection with EncryptedFields creates the state collections
-		// and the index around this command itself.
-		if skipped {
-			mapEF, err := a.e.resolveAltNames(ctx, schemas[ns].EncryptedFields)
-			if err != nil {
-				return nil, err
-			}
-			if err := analyzeWith(mapEF); err != nil {
-				return nil, err
-			}
-		}
-		return finish(ef)
-	}
 	// encryptedFieldsMap: do what the driver would have done, around the command, with its
-	// check of the server's version first; the keyAltNames are resolved after the state
-	// collections exist, when the driver hands libmongocrypt the create.
+	// check of the server's version first.
 	if err := a.checkQEWireVersion(ctx); err != nil {
 		return nil, err
 	}
-	if err := a.createStateCollections(ctx, db, coll, ef); err != nil {
+	if err := a.createStateCollections(ctx, db, coll, mapEF); err != nil {
 		return nil, err
 	}
-	ef, err := a.e.resolveAltNames(ctx, ef)
-	if err != nil {
+	if mapEF, err = a.e.resolveAltNames(ctx, mapEF); err != nil {
 		return nil, err
 	}
-	if err := analyzeWith(ef); err != nil {
+	if err := analyze(mapEF); err != nil {
 		return nil, err
 	}
-	out, err := finish(ef)
+	out, err := withEncryptedFields(cmd, mapEF)
 	if err != nil {
 		return nil, err
 	}
@@ -311,6 +299,19 @@ func (a *AutoEncrypter) create(ctx context.Context, db string, cmd bson.Raw, sch
 			AppendDocument("key", bsoncore.NewDocumentBuilder().AppendInt32("__safeContent__", 1).Build()).
 			AppendString("name", "__safeContent___1").Build()).Build()).
 		Build()), nil
+}
+
+// withEncryptedFields returns the create command with its encryptedFields ef checked and
+// given the strEncodeVersion libmongocrypt adds.
+func withEncryptedFields(cmd, ef bson.Raw) (bson.Raw, error) {
+	parsed, err := qe.ParseEncryptedFields(ef)
+	if err != nil {
+		return nil, &Error{Code: CodeClient, Err: err}
+	}
+	if ef, err = parsed.WithStrEncodeVersion(ef); err != nil {
+		return nil, &Error{Code: CodeClient, Err: err}
+	}
+	return replaceOrAppend(cmd, "encryptedFields", ef), nil
 }
 
 func replaceOrAppend(doc bson.Raw, key string, sub bson.Raw) bson.Raw {
