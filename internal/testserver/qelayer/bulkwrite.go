@@ -188,6 +188,9 @@ func (s *session) run(ctx context.Context, cmd bson.Raw) (bson.Raw, error) {
 		}
 		return body, err
 	}
+	if err := s.adaptForFerretDB(r); err != nil {
+		return asReply(nil, err)
+	}
 	if done, body, err := s.qeRewrite(ctx, r); done {
 		return asReply(body, err)
 	}

@@ -93,6 +93,9 @@ func (s *session) handleMsg(ctx context.Context, m []byte, h wire.Header, msg *w
 	if e := refuseTransaction(r); e != nil {
 		return s.answer(r, nil, e)
 	}
+	if err := s.adaptForFerretDB(r); err != nil {
+		return s.answer(r, nil, err)
+	}
 	if done, body, err := s.qeRewrite(ctx, r); done {
 		return s.answer(r, body, err)
 	}

@@ -22,6 +22,8 @@ type catalog struct {
 type collMeta struct {
 	options bson.D // encryptedFields, validator, validationLevel, validationAction, in order
 	indexes []layerIndex
+	// schema is the parsed encryptedFields option, nil without one. Immutable: copies share it.
+	schema *qerewrite.Schema
 }
 
 func (m *collMeta) empty() bool { return len(m.options) == 0 && len(m.indexes) == 0 }
@@ -54,7 +56,7 @@ func (c *catalog) get(ns string) *collMeta {
 	if m == nil {
 		return nil
 	}
-	return &collMeta{options: append(bson.D(nil), m.options...), indexes: append([]layerIndex(nil), m.indexes...)}
+	return &collMeta{options: append(bson.D(nil), m.options...), indexes: append([]layerIndex(nil), m.indexes...), schema: m.schema}
 }
 
 // update runs f on the metadata of ns (created when missing) and forgets it when f leaves it
@@ -150,6 +152,7 @@ func handleCreate(_ context.Context, s *session, r *request) (bson.Raw, error) {
 	if len(kept) == 0 {
 		return nil, errPassThrough
 	}
+	var schema *qerewrite.Schema
 	for i, e := range kept {
 		if e.Key != "encryptedFields" {
 			continue
@@ -157,11 +160,11 @@ func handleCreate(_ context.Context, s *session, r *request) (bson.Raw, error) {
 		if err := checkEncryptedCreate(s.ln.profile, r.cmd); err != nil {
 			return nil, err
 		}
-		ef, err := validateEncryptedFields(coll, e.Value.(bson.RawValue), s.ln.profile)
+		ef, sch, err := validateEncryptedFields(coll, e.Value.(bson.RawValue), s.ln.profile)
 		if err != nil {
 			return nil, err
 		}
-		kept[i].Value = ef
+		kept[i].Value, schema = ef, sch
 	}
 	rep, err := s.forward(r, without(r.cmd, keptOptions))
 	if err != nil {
@@ -171,6 +174,9 @@ func handleCreate(_ context.Context, s *session, r *request) (bson.Raw, error) {
 		s.layer.cat.update(r.db+"."+coll, func(m *collMeta) {
 			for _, e := range kept {
 				m.setOption(e.Key, e.Value)
+			}
+			if schema != nil {
+				m.schema = schema
 			}
 		})
 	}
@@ -196,48 +202,43 @@ func checkEncryptedCreate(p Profile, cmd bson.Raw) *cmdError {
 	return nil
 }
 
-// validateEncryptedFields checks encryptedFields as MongoDB does at create
-// ([qerewrite.ParseEncryptedFields]) and returns it with the state collection names filled in.
-func validateEncryptedFields(coll string, v bson.RawValue, p Profile) (bson.D, *cmdError) {
+// validateEncryptedFields fills in the state collection names of encryptedFields as MongoDB
+// does (enxcol_.<coll>.esc and .ecoc, and .ecc before 7.0), then checks the result as MongoDB
+// does at create ([qerewrite.ParseEncryptedFields]: the names' patterns included), and returns
+// it with its parsed schema, which the layer keeps for the collection's writes.
+func validateEncryptedFields(coll string, v bson.RawValue, p Profile) (bson.D, *qerewrite.Schema, *cmdError) {
 	doc, ok := v.DocumentOK()
 	if !ok {
-		return nil, errorf(14, "BSON field 'encryptedFields' is the wrong type '%s', expected type 'object'", v.Type)
+		return nil, nil, errorf(14, "BSON field 'encryptedFields' is the wrong type '%s', expected type 'object'", v.Type)
 	}
 	var ef bson.D
 	if err := bson.Unmarshal(doc, &ef); err != nil {
-		return nil, errorf(codeFailedToParse, "encryptedFields: %v", err)
+		return nil, nil, errorf(codeFailedToParse, "encryptedFields: %v", err)
 	}
-	if _, err := qerewrite.ParseEncryptedFields(doc); err != nil {
+	fill := func(key, suffix string) {
+		if _, err := doc.LookupErr(key); err != nil {
+			ef = append(ef, bson.E{Key: key, Value: "enxcol_." + coll + suffix})
+		}
+	}
+	fill("escCollection", ".esc")
+	if p.major() > 0 && p.major() < 7 {
+		if name, err := doc.LookupErr("eccCollection"); err == nil {
+			if s, ok := name.StringValueOK(); !ok || !strings.HasPrefix(s, "enxcol_.") || !strings.HasSuffix(s, ".ecc") {
+				return nil, nil, errorf(7406901, "Encrypted Cache Collection name should follow enxcol_.<collection>.ecc naming pattern")
+			}
+		}
+		fill("eccCollection", ".ecc")
+	}
+	fill("ecocCollection", ".ecoc")
+	schema, err := qerewrite.ParseEncryptedFields(rawDoc(ef))
+	if err != nil {
 		ce, _ := qeError(err).(*cmdError)
 		if ce == nil {
 			ce = errorf(codeBadValue, "encryptedFields: %v", err)
 		}
-		return nil, ce
+		return nil, nil, ce
 	}
-	state := func(key, suffix string, code int32, what string) *cmdError {
-		name, err := doc.LookupErr(key)
-		if err != nil {
-			ef = append(ef, bson.E{Key: key, Value: "enxcol_." + coll + suffix})
-			return nil
-		}
-		s, ok := name.StringValueOK()
-		if !ok || !strings.HasPrefix(s, "enxcol_.") || !strings.HasSuffix(s, suffix) {
-			return errorf(code, "%s name should follow enxcol_.<collection>%s naming pattern", what, suffix)
-		}
-		return nil
-	}
-	if e := state("escCollection", ".esc", 7406900, "Encrypted State Collection"); e != nil {
-		return nil, e
-	}
-	if p.major() > 0 && p.major() < 7 {
-		if e := state("eccCollection", ".ecc", 7406901, "Encrypted Cache Collection"); e != nil {
-			return nil, e
-		}
-	}
-	if e := state("ecocCollection", ".ecoc", 7406902, "Encrypted Compaction Collection"); e != nil {
-		return nil, e
-	}
-	return ef, nil
+	return ef, schema, nil
 }
 
 // handleDrop drops the collection and forgets what the layer kept for it. MongoDB's drop does

@@ -747,14 +747,7 @@ func handleUpdate(_ context.Context, s *session, r *request) (bson.Raw, error) {
 			upserted = append(upserted, bson.D{{Key: "index", Value: int32(i)}, {Key: "_id", Value: id}})
 		}
 	}
-	out := bson.D{{Key: "n", Value: n}, {Key: "nModified", Value: nModified}}
-	if len(upserted) > 0 {
-		out = append(out, bson.E{Key: "upserted", Value: upserted})
-	}
-	if len(werrs) > 0 {
-		out = append(out, bson.E{Key: "writeErrors", Value: werrs})
-	}
-	return rawDoc(append(out, bson.E{Key: "ok", Value: 1.0})), nil
+	return updateReply(n, nModified, upserted, werrs), nil
 }
 
 // handleFindAndModify enforces the layer's unique indexes of the namespace: the command runs
@@ -803,4 +796,17 @@ func handleFindAndModify(_ context.Context, s *session, r *request) (bson.Raw, e
 		return nil, e
 	}
 	return rep, nil
+}
+
+// updateReply is the server's reply to an update command: the counts, the upserted ids and
+// the write errors, each list only when not empty.
+func updateReply(n, nModified int32, upserted, werrs bson.A) bson.Raw {
+	out := bson.D{{Key: "n", Value: n}, {Key: "nModified", Value: nModified}}
+	if len(upserted) > 0 {
+		out = append(out, bson.E{Key: "upserted", Value: upserted})
+	}
+	if len(werrs) > 0 {
+		out = append(out, bson.E{Key: "writeErrors", Value: werrs})
+	}
+	return rawDoc(append(out, bson.E{Key: "ok", Value: 1.0}))
 }

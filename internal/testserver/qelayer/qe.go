@@ -55,11 +55,6 @@ func (s *session) qeRewrite(ctx context.Context, r *request) (done bool, body bs
 		// handleBulkWrite runs each operation as its own command, through this function.
 		return false, nil, nil
 	}
-	if r.name == "aggregate" && bytes.Contains(r.cmd, []byte("$const\x00")) {
-		if err := s.replaceCommand(r, bson.Raw(unconst(bsoncore.Document(r.cmd)))); err != nil {
-			return true, nil, err
-		}
-	}
 	eiv, hasEI := r.cmd.LookupErr("encryptionInformation")
 	inner := r.cmd
 	if r.name == "explain" {
@@ -109,26 +104,36 @@ func (s *session) qeRewrite(ctx context.Context, r *request) (done bool, body bs
 		body, err := s.qeFindAndModify(ctx, r, coll, c)
 		return true, body, qeError(err)
 	}
-	var lk interface{ Unlock() }
 	if name == "insert" && r.name != "explain" {
-		l := s.layer.cat.lock(r.db + "." + schema.EscCollection)
-		l.Lock()
-		lk = l
+		// Inserts write ESC entries: one at a time per encrypted collection.
+		lk := s.layer.cat.lock(r.db + "." + schema.EscCollection)
+		lk.Lock()
+		defer lk.Unlock()
 	}
-	rewritten, err := c.rewrite(ctx, name, without(cmd, map[string]bool{"encryptionInformation": true}))
-	if lk != nil {
-		lk.Unlock()
-	}
+	rewritten, err := c.rewrite(ctx, name, without(cmd, withoutEI))
 	if err != nil {
 		return true, nil, qeError(err)
 	}
 	if r.name == "explain" {
-		rewritten = replaceField(without(r.cmd, map[string]bool{"encryptionInformation": true}), "explain", rewritten)
+		rewritten = replaceDoc(without(r.cmd, withoutEI), "explain", rewritten)
 	}
 	if err := s.replaceCommand(r, rewritten); err != nil {
 		return true, nil, err
 	}
 	return false, nil, nil
+}
+
+// withoutEI drops encryptionInformation (see without).
+var withoutEI = map[string]bool{"encryptionInformation": true}
+
+// adaptForFerretDB rewrites what MongoDB takes and FerretDB does not, before any handler: the
+// {$const: v} that query analysis writes in aggregate pipelines. It has nothing to do with
+// Queryable Encryption and runs for every aggregate.
+func (s *session) adaptForFerretDB(r *request) error {
+	if r.name == "aggregate" && bytes.Contains(r.cmd, []byte("$const\x00")) {
+		return s.replaceCommand(r, bson.Raw(unconst(bsoncore.Document(r.cmd))))
+	}
+	return nil
 }
 
 // replaceCommand makes cmd the command of r, as if the client had sent it.
@@ -153,9 +158,9 @@ func (s *session) qeWithoutEI(ctx context.Context, r *request) (bool, bson.Raw, 
 		return false, nil, nil
 	}
 	coll, _ := r.cmd.Index(0).Value().StringValueOK()
-	schema, err := s.catalogSchema(r.db, coll)
-	if err != nil || schema == nil {
-		return err != nil, nil, err
+	schema := s.catalogSchema(r.db, coll)
+	if schema == nil {
+		return false, nil, nil
 	}
 	c := &qeCrypto{s: s, db: r.db, schema: schema, noPayloads: true}
 	switch r.name {
@@ -179,26 +184,13 @@ func (s *session) qeWithoutEI(ctx context.Context, r *request) (bool, bson.Raw, 
 	}
 }
 
-// catalogSchema returns the schema of the encryptedFields db.coll was created with, nil when
-// it has none.
-func (s *session) catalogSchema(db, coll string) (*qerewrite.Schema, error) {
-	m := s.layer.cat.get(db + "." + coll)
-	if m == nil {
-		return nil, nil
+// catalogSchema returns the schema of the encryptedFields db.coll was created with (parsed
+// once, at create), nil when it has none.
+func (s *session) catalogSchema(db, coll string) *qerewrite.Schema {
+	if m := s.layer.cat.get(db + "." + coll); m != nil {
+		return m.schema
 	}
-	ef := m.option("encryptedFields")
-	if ef == nil {
-		return nil, nil
-	}
-	raw, err := bson.Marshal(ef)
-	if err != nil {
-		return nil, fmt.Errorf("qelayer: the kept encryptedFields: %w", err)
-	}
-	schema, err := qerewrite.ParseEncryptedFields(raw)
-	if err != nil {
-		return nil, qeError(err)
-	}
-	return schema, nil
+	return nil
 }
 
 // qeError turns the errors of qerewrite and fle2 into the server's error replies; a
@@ -220,21 +212,6 @@ func qeError(err error) error {
 		return &cmdError{code: fe.Code, msg: fe.Msg}
 	}
 	return err
-}
-
-// replaceField returns doc with the value of key replaced by the document v.
-func replaceField(doc bson.Raw, key string, v bson.Raw) bson.Raw {
-	elems, _ := doc.Elements()
-	idx, out := bsoncore.AppendDocumentStart(nil)
-	for _, e := range elems {
-		if e.Key() == key {
-			out = bsoncore.AppendDocumentElement(out, key, v)
-			continue
-		}
-		out = append(out, e...)
-	}
-	out, _ = bsoncore.AppendDocumentEnd(out, idx)
-	return out
 }
 
 // rewrite returns the command name (insert, delete, find, aggregate, count, distinct) with its
@@ -293,7 +270,7 @@ func (c *qeCrypto) filterField(ctx context.Context, doc bson.Raw, key string) (b
 	if err != nil {
 		return nil, err
 	}
-	return replaceValue(doc, key, bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: out}), nil
+	return replaceDoc(doc, key, out), nil
 }
 
 // mapArray replaces each element of the array at key of doc with fn's document.
@@ -317,6 +294,11 @@ func (c *qeCrypto) mapArray(doc bson.Raw, key string, fn func(bson.RawValue) (bs
 	}
 	out, _ = bsoncore.AppendArrayEnd(out, aidx)
 	return replaceValue(doc, key, bsoncore.Value{Type: bsoncore.TypeArray, Data: out}), nil
+}
+
+// replaceDoc returns doc with the value of key replaced by the document v.
+func replaceDoc(doc bson.Raw, key string, v bson.Raw) bson.Raw {
+	return replaceValue(doc, key, bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: v})
 }
 
 // replaceValue returns doc with the value of key replaced by v.

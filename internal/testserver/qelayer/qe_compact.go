@@ -41,10 +41,7 @@ func (s *session) compact(ctx context.Context, r *request, cleanup bool) (bson.R
 		}
 		factor = &f
 	}
-	schema, err := s.catalogSchema(r.db, coll)
-	if err != nil {
-		return nil, err
-	}
+	schema := s.catalogSchema(r.db, coll)
 	if schema == nil {
 		return nil, errorf(6346807, "Target namespace is not an encrypted collection")
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/testserver/qelayer/qerewrite"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // modified is the outcome of one encrypted update: the images before and after.
@@ -158,14 +157,7 @@ func (s *session) qeUpdate(ctx context.Context, r *request, coll string, c *qeCr
 			}
 		}
 	}
-	out := bson.D{{Key: "n", Value: n}, {Key: "nModified", Value: nModified}}
-	if len(upserted) > 0 {
-		out = append(out, bson.E{Key: "upserted", Value: upserted})
-	}
-	if len(werrs) > 0 {
-		out = append(out, bson.E{Key: "writeErrors", Value: werrs})
-	}
-	return rawDoc(append(out, bson.E{Key: "ok", Value: 1.0})), nil
+	return updateReply(n, nModified, upserted, werrs), nil
 }
 
 // qeFindAndModify answers a findAndModify of an encrypted collection.
@@ -179,7 +171,7 @@ func (s *session) qeFindAndModify(ctx context.Context, r *request, coll string, 
 		if err != nil {
 			return nil, err
 		}
-		cmd := replaceValue(without(r.cmd, map[string]bool{"encryptionInformation": true}), "query", bsonDocValue(fq))
+		cmd := replaceDoc(without(r.cmd, withoutEI), "query", fq)
 		return s.forward(r, cmd)
 	}
 	uv, err := r.cmd.LookupErr("update")
@@ -210,8 +202,4 @@ func (s *session) qeFindAndModify(ctx context.Context, r *request, coll string, 
 		value = m.pre
 	}
 	return rawDoc(bson.D{{Key: "lastErrorObject", Value: leo}, {Key: "value", Value: value}, {Key: "ok", Value: 1.0}}), nil
-}
-
-func bsonDocValue(d bson.Raw) bsoncore.Value {
-	return bsoncore.Value{Type: bsoncore.TypeEmbeddedDocument, Data: d}
 }
