@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -130,7 +129,7 @@ func (c *conn) handleMsg(h wire.Header, msg *wire.Msg) error {
 		}
 		return c.reply(h.RequestID, body)
 	}
-	cmd, err := mergeSequences(msg)
+	cmd, err := msg.Command()
 	if err != nil {
 		return answer(errorReply(codeFailedToParse, "FailedToParse", "mongocrypt proxy: "+err.Error()))
 	}
@@ -149,7 +148,7 @@ func (c *conn) handleMsg(h wire.Header, msg *wire.Msg) error {
 	}
 	enc = appendElements(enc, envelope)
 	out := &wire.Msg{Flags: msg.Flags & wire.MoreToCome}
-	if out.Body, out.Sequences, err = splitSequences(enc, msg.Sequences); err != nil {
+	if out.Body, out.Sequences, err = wire.SplitSequences(enc, msg.Sequences); err != nil {
 		return answer(errorReply(codeBadValue, "BadValue", "mongocrypt proxy: "+err.Error()))
 	}
 	b, err := out.Append(nil, c.s.requestID(), 0)
@@ -290,80 +289,6 @@ func withoutField(doc bson.Raw, key string) bson.Raw {
 	}
 	out, _ = bsoncore.AppendDocumentEnd(out, idx)
 	return out
-}
-
-// mergeSequences returns the body of msg with each document sequence appended as an array
-// field named by its identifier, as the server reads them; an identifier that is also a field
-// of the body is refused, as the server refuses it.
-func mergeSequences(msg *wire.Msg) (bson.Raw, error) {
-	if len(msg.Sequences) == 0 {
-		return msg.Body, nil
-	}
-	elems, err := msg.Body.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("the OP_MSG body: %w", err)
-	}
-	idx, out := bsoncore.AppendDocumentStart(nil)
-	seen := map[string]bool{}
-	for _, e := range elems {
-		seen[e.Key()] = true
-		out = append(out, e...)
-	}
-	for _, seq := range msg.Sequences {
-		if seen[seq.Identifier] {
-			return nil, fmt.Errorf("the document sequence %q duplicates a field of the command", seq.Identifier)
-		}
-		seen[seq.Identifier] = true
-		aidx, arr := bsoncore.AppendArrayElementStart(out, seq.Identifier)
-		for i, d := range seq.Docs {
-			arr = bsoncore.AppendDocumentElement(arr, strconv.Itoa(i), d)
-		}
-		if out, err = bsoncore.AppendArrayEnd(arr, aidx); err != nil {
-			return nil, err
-		}
-	}
-	return bsoncore.AppendDocumentEnd(out, idx)
-}
-
-// splitSequences is the inverse of mergeSequences for the encrypted command: the fields named
-// by the client's sequences leave the body and become sequences again, so that a batch keeps
-// the server's 48 MB message limit instead of the 16 MB document limit.
-func splitSequences(cmd bson.Raw, seqs []wire.Sequence) (bson.Raw, []wire.Sequence, error) {
-	if len(seqs) == 0 {
-		return cmd, nil, nil
-	}
-	want := map[string]bool{}
-	for _, s := range seqs {
-		want[s.Identifier] = true
-	}
-	elems, err := cmd.Elements()
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []wire.Sequence
-	idx, body := bsoncore.AppendDocumentStart(nil)
-	for _, e := range elems {
-		arr, ok := e.Value().ArrayOK()
-		if !want[e.Key()] || !ok {
-			body = append(body, e...)
-			continue
-		}
-		vals, err := arr.Values()
-		if err != nil {
-			return nil, nil, err
-		}
-		seq := wire.Sequence{Identifier: e.Key()}
-		for _, v := range vals {
-			d, ok := v.DocumentOK()
-			if !ok {
-				return nil, nil, fmt.Errorf("the sequence %q holds a %s", e.Key(), v.Type)
-			}
-			seq.Docs = append(seq.Docs, d)
-		}
-		out = append(out, seq)
-	}
-	body, err = bsoncore.AppendDocumentEnd(body, idx)
-	return body, out, err
 }
 
 // envelopeFields are the fields a driver adds to a command after automatic encryption (its

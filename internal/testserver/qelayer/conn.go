@@ -9,7 +9,6 @@ import (
 
 	"github.com/mongocrypt-go/mongocrypt/internal/wire"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // session is one client connection and its own connection to FerretDB. Its messages are
@@ -79,9 +78,9 @@ func (s *session) handle(ctx context.Context, m []byte) error {
 
 func (s *session) handleMsg(ctx context.Context, m []byte, h wire.Header, msg *wire.Msg) error {
 	r := &request{raw: m, hdr: h, msg: msg}
-	cmd, err := mergeSequences(msg)
+	cmd, err := msg.Command()
 	if err != nil {
-		return s.answer(r, nil, err)
+		return s.answer(r, nil, errorf(codeFailedToParse, "qelayer: %v", err))
 	}
 	r.cmd = cmd
 	first, err := cmd.IndexErr(0)
@@ -273,44 +272,6 @@ func (s *session) handleQuery(m []byte, h wire.Header, q *wire.Query) error {
 
 func isHello(name string) bool {
 	return name == "hello" || name == "isMaster" || name == "ismaster"
-}
-
-// mergeSequences returns the body of msg with each document sequence appended as an array
-// field named by its identifier, as the server reads them. A sequence whose identifier is
-// also a field of the body is refused, as the server refuses it.
-func mergeSequences(msg *wire.Msg) (bson.Raw, error) {
-	if len(msg.Sequences) == 0 {
-		return msg.Body, nil
-	}
-	elems, err := msg.Body.Elements()
-	if err != nil {
-		return nil, errorf(codeFailedToParse, "qelayer: the OP_MSG body: %v", err)
-	}
-	idx, out := bsoncore.AppendDocumentStart(nil)
-	seen := map[string]bool{}
-	for _, e := range elems {
-		seen[e.Key()] = true
-		out = append(out, e...)
-	}
-	for _, seq := range msg.Sequences {
-		if seen[seq.Identifier] {
-			return nil, errorf(codeFailedToParse, "qelayer: the document sequence %q duplicates a field of the command", seq.Identifier)
-		}
-		seen[seq.Identifier] = true
-		aidx, arr := bsoncore.AppendArrayElementStart(out, seq.Identifier)
-		for i, d := range seq.Docs {
-			arr = bsoncore.AppendDocumentElement(arr, fmt.Sprint(i), d)
-		}
-		out, err = bsoncore.AppendArrayEnd(arr, aidx)
-		if err != nil {
-			return nil, errorf(codeBadValue, "qelayer: %v", err)
-		}
-	}
-	out, err = bsoncore.AppendDocumentEnd(out, idx)
-	if err != nil {
-		return nil, errorf(codeBadValue, "qelayer: %v", err)
-	}
-	return bson.Raw(out), nil
 }
 
 // refuseTransaction refuses the commands of a multi-document transaction: FerretDB has no
