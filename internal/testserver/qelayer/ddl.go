@@ -28,16 +28,6 @@ type collMeta struct {
 
 func (m *collMeta) empty() bool { return len(m.options) == 0 && len(m.indexes) == 0 }
 
-// option returns the value of the option key, nil when it is not kept.
-func (m *collMeta) option(key string) any {
-	for _, e := range m.options {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	return nil
-}
-
 func (m *collMeta) setOption(key string, v any) {
 	for i, e := range m.options {
 		if e.Key == key {
