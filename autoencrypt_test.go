@@ -268,22 +268,29 @@ func TestAutoEncryptBypassedCommands(t *testing.T) {
 	}
 }
 
-// TestAutoEncryptQEInsert inserts into a Queryable Encryption collection of encryptedFieldsMap:
-// the command carries the insert payload and encryptionInformation, and the value reads back.
-// The embedded server's layer runs the server side of QE, as MongoDB 7.0+ does. Each field has
-// its own data key (a server refuses one key for two fields, code 6338401).
-func TestAutoEncryptQEInsert(t *testing.T) {
-	var ef bson.D
-	env := newAutoEnv(t, func(e *autoEnv, ae *options.AutoEncryptionOptions) {
+// newQEAutoEnv is an auto-encrypting env whose encryptedFieldsMap names db.qe: ssn (string,
+// equality, contention 0, the env's key) and notes (string, unindexed, a key of its own by
+// keyAltName "qe-notes").
+func newQEAutoEnv(t *testing.T) *autoEnv {
+	t.Helper()
+	return newAutoEnv(t, func(e *autoEnv, ae *options.AutoEncryptionOptions) {
 		if _, err := e.ce.CreateDataKey(t.Context(), "local", options.DataKey().SetKeyAltNames([]string{"qe-notes"})); err != nil {
 			t.Fatal(err)
 		}
-		ef = bson.D{{Key: "fields", Value: bson.A{
+		ef := bson.D{{Key: "fields", Value: bson.A{
 			bson.D{{Key: "path", Value: "ssn"}, {Key: "bsonType", Value: "string"}, {Key: "keyId", Value: e.keyID}, {Key: "queries", Value: bson.D{{Key: "queryType", Value: "equality"}, {Key: "contention", Value: int64(0)}}}},
 			bson.D{{Key: "path", Value: "notes"}, {Key: "bsonType", Value: "string"}, {Key: "keyAltName", Value: "qe-notes"}},
 		}}}
 		ae.SetEncryptedFieldsMap(map[string]any{e.db + ".qe": ef})
 	})
+}
+
+// TestAutoEncryptQEInsert inserts into a Queryable Encryption collection of encryptedFieldsMap:
+// the command carries the insert payload and encryptionInformation, and the value reads back.
+// The embedded server's layer runs the server side of QE, as MongoDB 7.0+ does. Each field has
+// its own data key (a server refuses one key for two fields, code 6338401).
+func TestAutoEncryptQEInsert(t *testing.T) {
+	env := newQEAutoEnv(t)
 	ctx := t.Context()
 	coll := env.client.Database(env.db).Collection("qe")
 	if err := env.client.Database(env.db).CreateCollection(ctx, "qe"); err != nil {
@@ -348,17 +355,7 @@ func TestAutoEncryptQEInsert(t *testing.T) {
 // and a payload without encryptionInformation are refused; an equality delete finds its
 // document by tag.
 func TestQELayerServerSide(t *testing.T) {
-	var ef bson.D
-	env := newAutoEnv(t, func(e *autoEnv, ae *options.AutoEncryptionOptions) {
-		if _, err := e.ce.CreateDataKey(t.Context(), "local", options.DataKey().SetKeyAltNames([]string{"qe-notes"})); err != nil {
-			t.Fatal(err)
-		}
-		ef = bson.D{{Key: "fields", Value: bson.A{
-			bson.D{{Key: "path", Value: "ssn"}, {Key: "bsonType", Value: "string"}, {Key: "keyId", Value: e.keyID}, {Key: "queries", Value: bson.D{{Key: "queryType", Value: "equality"}, {Key: "contention", Value: int64(0)}}}},
-			bson.D{{Key: "path", Value: "notes"}, {Key: "bsonType", Value: "string"}, {Key: "keyAltName", Value: "qe-notes"}},
-		}}}
-		ae.SetEncryptedFieldsMap(map[string]any{e.db + ".qe": ef})
-	})
+	env := newQEAutoEnv(t)
 	ctx := t.Context()
 	db := env.client.Database(env.db)
 	plainDB := env.testEnv.client.Database(env.db)

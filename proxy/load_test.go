@@ -78,6 +78,29 @@ func newCutter(t *testing.T, target string) *cutter {
 	return c
 }
 
+// serve starts another proxy with cfg and the env's AutoEncrypter on a loopback port, shut down
+// at the end of the test; served receives what Serve returns.
+func (e *env) serve(t *testing.T, cfg proxy.Config) (srv *proxy.Server, addr string, served <-chan error) {
+	t.Helper()
+	cfg.Encrypter = e.encrypter
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv, ln.Addr().String(), done
+}
+
 // cut closes every forwarded connection; with down, new ones are refused until up.
 func (c *cutter) cut() {
 	c.mu.Lock()
@@ -96,17 +119,8 @@ func (c *cutter) cut() {
 func TestProxyLoadAndUpstreamRestart(t *testing.T) {
 	e := newEnv(t)
 	cut := newCutter(t, e.primary(t))
-	srv, err := proxy.New(proxy.Config{Upstream: cut.ln.Addr().String(), Encrypter: e.encrypter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown(context.Background())
-	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).
+	_, addr, _ := e.serve(t, proxy.Config{Upstream: cut.ln.Addr().String()})
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(addr)).
 		SetMaxPoolSize(64).SetMinPoolSize(64).SetServerSelectionTimeout(10 * time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -220,18 +234,9 @@ func TestProxyRefusesOversizedBatch(t *testing.T) {
 func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 	e := newEnv(t)
 	slow := newCutter(t, e.primary(t))
-	srv, err := proxy.New(proxy.Config{Upstream: slow.ln.Addr().String(), Encrypter: e.encrypter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	srv, addr, served := e.serve(t, proxy.Config{Upstream: slow.ln.Addr().String()})
 	// A short server selection: Disconnect, after Shutdown, finds no server for endSessions.
-	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(addr)).
 		SetServerSelectionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +272,7 @@ func TestProxyShutdownLetsInFlightFinish(t *testing.T) {
 	if err := <-served; !errors.Is(err, proxy.ErrClosed) {
 		t.Fatalf("Serve: %v", err)
 	}
-	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		conn.Close()
 		t.Fatal("a connection was accepted after Shutdown")
 	}
@@ -283,20 +288,11 @@ func TestProxyResolveFollowsTheServer(t *testing.T) {
 	var current atomic.Value
 	current.Store(oldPrimary.ln.Addr().String())
 	var resolved atomic.Int64
-	srv, err := proxy.New(proxy.Config{Encrypter: e.encrypter, Resolve: func(context.Context) (string, error) {
+	_, addr, _ := e.serve(t, proxy.Config{Resolve: func(context.Context) (string, error) {
 		resolved.Add(1)
 		return current.Load().(string), nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Shutdown(context.Background())
-	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(ln.Addr().String())).SetRetryWrites(false).SetRetryReads(false))
+	c, err := mongo.Connect(options.Client().ApplyURI(e.uriFor(addr)).SetRetryWrites(false).SetRetryReads(false))
 	if err != nil {
 		t.Fatal(err)
 	}
