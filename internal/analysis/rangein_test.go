@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -53,6 +55,39 @@ func TestRangeIn(t *testing.T) {
 					t.Fatalf("%s: %s bound %s is not a placeholder", tc.filter, op, ph)
 				}
 			}
+		}
+	}
+}
+
+// TestRangeInDecisions: for $in and $nin on a range-indexed field each case is analysed
+// (TestRangeIn), refused, or carries no value; nothing passes unrecognised.
+func TestRangeInDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		filter, refusal string // refusal "" when analysed
+	}{
+		{`{"age": {"$in": 5}}`, "$in needs an array"},
+		{`{"age": {"$nin": "x"}}`, "$in needs an array"},
+		{`{"age": {"$in": [1, null]}}`, "Illegal equality to null inside $in"},
+		{`{"age": {"$nin": [{"$regularExpression": {"pattern": "^1", "options": ""}}]}}`, "regex inside $nin"},
+		{`{"age": {"$in": [{"$binary": {"base64": "AQ==", "subType": "06"}}]}}`, "an encrypted value inside $in"},
+		{`{"age": {"$in": [{"a": 1}]}}`, "isn't supported for the range encrypted index"},
+		{`{"age": {"$in": ["text"]}}`, "isn't supported for the range encrypted index"},
+		// Known to carry no value: an empty list stays as it is, with no placeholder.
+		{`{"age": {"$in": []}}`, ""},
+		{`{"age": {"$nin": []}}`, ""},
+	} {
+		res, err := Analyze("db", jsonDoc(t, `{"find": "coll", "filter": `+tc.filter+`}`), schemasFor(t, "qe"))
+		if tc.refusal == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.filter, err)
+			}
+			if res.HasPlaceholders {
+				t.Fatalf("%s: an empty list got placeholders", tc.filter)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.refusal) {
+			t.Fatalf("%s: %v, want a refusal containing %q", tc.filter, err, tc.refusal)
 		}
 	}
 }
